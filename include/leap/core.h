@@ -124,6 +124,15 @@ void leap_progress_end(leap_progress *p);
 int leap_parse_double(const char *s, double *out);
 int leap_parse_i64(const char *s, int64_t *out);
 
+/* ---- growable byte buffer ------------------------------------------------ */
+typedef struct leap_buf {
+    uint8_t *p;
+    size_t len, cap;
+} leap_buf;
+/* Appends n bytes; returns LEAP_ENOMEM on failure (buffer unchanged). */
+int leap_buf_append(leap_buf *b, const void *data, size_t n);
+void leap_buf_free(leap_buf *b);
+
 /* Peak resident set size of this process in bytes (0 when unknown). */
 size_t leap_peak_rss(void);
 

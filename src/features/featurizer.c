@@ -1,0 +1,313 @@
+/* featurizer.c — field-aware feature hashing (the first transform).
+ *
+ * Turns decoded row groups into CSR feature batches; the same function runs
+ * at training, evaluation and prediction time. Does not fit any statistics
+ * (vocabularies and quantiles come with the transform system). */
+#include "leap/features.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const fz_op_names[] = {
+#define LEAP_XX_FZ(name, str) str,
+    LEAP_FZ_OP_MAP(LEAP_XX_FZ)
+#undef LEAP_XX_FZ
+};
+_Static_assert(sizeof fz_op_names / sizeof fz_op_names[0] == LEAP_FZ_OP_COUNT, "op table");
+
+const char *leap_fz_op_name(leap_fz_op op) {
+    return (unsigned)op < LEAP_FZ_OP_COUNT ? fz_op_names[op] : "?";
+}
+
+static const leap_opt_def fz_defs[] = {
+    {"hash_bits", LEAP_OPT_INT, offsetof(leap_fz_opts, hash_bits), 22, 8, 30, NULL,
+     "feature hashing buckets = 2^hash_bits"},
+    {"numeric", LEAP_OPT_ENUM, offsetof(leap_fz_opts, numeric), 0, 0, 1, "log_bucket|raw",
+     "numeric columns: Criteo log-bucket token or raw value"},
+};
+const leap_opt_table leap_fz_opt_table = {"featurizer", fz_defs, sizeof fz_defs / sizeof fz_defs[0]};
+
+/* Token for a missing value; distinct from every value hash because value
+ * hashes are mixed with the field seed through a different path. */
+#define FZ_MISSING 0x6d697373696e6721ULL
+
+static uint64_t field_seed(size_t i) { return leap_mix64(0x6c656170ULL, (uint64_t)i + 1); }
+
+int leap_featurizer_init(leap_featurizer *fz, const leap_fz_opts *o, const leap_schema *s,
+                         leap_err *err) {
+    memset(fz, 0, sizeof *fz);
+    fz->opts = *o;
+    fz->n_buckets = 1u << o->hash_bits;
+    fz->fields = calloc(s->n_cols ? s->n_cols : 1, sizeof *fz->fields);
+    if (!fz->fields) return leap_err_set(err, LEAP_ENOMEM, "featurizer: out of memory");
+    for (size_t c = 0; c < s->n_cols; c++) {
+        const leap_column_def *d = &s->cols[c];
+        leap_fz_op op;
+        switch (d->type) {
+        case LEAP_COL_LABEL:
+            if (!fz->label[0]) snprintf(fz->label, sizeof fz->label, "%s", d->name);
+            continue;
+        case LEAP_COL_WEIGHT:
+            if (!fz->weight[0]) snprintf(fz->weight, sizeof fz->weight, "%s", d->name);
+            continue;
+        case LEAP_COL_NUMERIC: op = o->numeric ? LEAP_FZ_RAW : LEAP_FZ_LOG_BUCKET; break;
+        case LEAP_COL_CATEGORICAL: op = LEAP_FZ_HASH; break;
+        case LEAP_COL_MULTI_CATEGORICAL: op = LEAP_FZ_MULTI_HASH; break;
+        default: continue; /* timestamps are not features (yet) */
+        }
+        leap_fz_field *f = &fz->fields[fz->n_fields];
+        snprintf(f->column, sizeof f->column, "%s", d->name);
+        f->op = op;
+        f->seed = field_seed(fz->n_fields);
+        fz->n_fields++;
+    }
+    if (fz->n_fields == 0) {
+        leap_featurizer_free(fz);
+        return leap_err_set(err, LEAP_EINVAL, "featurizer: the schema has no feature columns");
+    }
+    if (fz->n_fields > 65535) {
+        leap_featurizer_free(fz);
+        return leap_err_set(err, LEAP_EINVAL, "featurizer: more than 65535 feature columns");
+    }
+    return LEAP_OK;
+}
+
+void leap_featurizer_free(leap_featurizer *fz) {
+    free(fz->fields);
+    fz->fields = NULL;
+    fz->n_fields = 0;
+}
+
+int leap_featurizer_write(const leap_featurizer *fz, FILE *f) {
+    fprintf(f, "hash_bits=%d\nnumeric=%s\nlabel=%s\nweight=%s\n", fz->opts.hash_bits,
+            fz->opts.numeric ? "raw" : "log_bucket", fz->label, fz->weight);
+    for (size_t i = 0; i < fz->n_fields; i++)
+        fprintf(f, "field=%s %s\n", fz->fields[i].column, leap_fz_op_name(fz->fields[i].op));
+    return ferror(f) ? LEAP_EIO : LEAP_OK;
+}
+
+int leap_featurizer_parse(leap_featurizer *fz, const char *text, size_t len, leap_err *err) {
+    memset(fz, 0, sizeof *fz);
+    size_t cap = 16;
+    fz->fields = calloc(cap, sizeof *fz->fields);
+    if (!fz->fields) return leap_err_set(err, LEAP_ENOMEM, "featurizer: out of memory");
+    int have_bits = 0, line_no = 0;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        char line[256];
+        size_t ll = (size_t)(le - p);
+        line_no++;
+        if (ll >= sizeof line) goto bad;
+        memcpy(line, p, ll);
+        line[ll] = 0;
+        p = nl ? nl + 1 : end;
+        if (!ll) continue;
+        char *eq = strchr(line, '=');
+        if (!eq) goto bad;
+        *eq = 0;
+        const char *k = line, *v = eq + 1;
+        if (!strcmp(k, "hash_bits")) {
+            int64_t b;
+            if (leap_parse_i64(v, &b) || b < 8 || b > 30) goto bad;
+            fz->opts.hash_bits = (int)b;
+            fz->n_buckets = 1u << b;
+            have_bits = 1;
+        } else if (!strcmp(k, "numeric")) {
+            if (!strcmp(v, "log_bucket")) fz->opts.numeric = 0;
+            else if (!strcmp(v, "raw")) fz->opts.numeric = 1;
+            else goto bad;
+        } else if (!strcmp(k, "label")) {
+            snprintf(fz->label, sizeof fz->label, "%s", v);
+        } else if (!strcmp(k, "weight")) {
+            snprintf(fz->weight, sizeof fz->weight, "%s", v);
+        } else if (!strcmp(k, "field")) {
+            const char *sp = strrchr(v, ' ');
+            if (!sp || sp == v || (size_t)(sp - v) >= LEAP_NAME_MAX) goto bad;
+            int op = -1;
+            for (int o = 0; o < LEAP_FZ_OP_COUNT; o++)
+                if (!strcmp(sp + 1, fz_op_names[o])) op = o;
+            if (op < 0) goto bad;
+            if (fz->n_fields == cap) {
+                leap_fz_field *nf = realloc(fz->fields, 2 * cap * sizeof *nf);
+                if (!nf) goto bad;
+                fz->fields = nf;
+                cap *= 2;
+            }
+            leap_fz_field *f = &fz->fields[fz->n_fields];
+            memset(f, 0, sizeof *f);
+            memcpy(f->column, v, (size_t)(sp - v));
+            f->op = (leap_fz_op)op;
+            f->seed = field_seed(fz->n_fields);
+            fz->n_fields++;
+        } else {
+            goto bad;
+        }
+    }
+    if (!have_bits || fz->n_fields == 0 || fz->n_fields > 65535) {
+        leap_featurizer_free(fz);
+        return leap_err_set(err, LEAP_ECORRUPT, "featurizer state: incomplete (no hash_bits or fields)");
+    }
+    return LEAP_OK;
+bad:
+    leap_featurizer_free(fz);
+    return leap_err_set(err, LEAP_ECORRUPT, "featurizer state: line %d is not understood", line_no);
+}
+
+static const leap_col_type op_source[LEAP_FZ_OP_COUNT] = {
+    [LEAP_FZ_HASH] = LEAP_COL_CATEGORICAL,
+    [LEAP_FZ_MULTI_HASH] = LEAP_COL_MULTI_CATEGORICAL,
+    [LEAP_FZ_LOG_BUCKET] = LEAP_COL_NUMERIC,
+    [LEAP_FZ_RAW] = LEAP_COL_NUMERIC,
+};
+
+int leap_fz_bind(const leap_featurizer *fz, const leap_schema *s, const char *input_name,
+                 leap_fz_binding *b, leap_err *err) {
+    memset(b, 0, sizeof *b);
+    b->col = calloc(fz->n_fields, sizeof *b->col);
+    if (!b->col) return leap_err_set(err, LEAP_ENOMEM, "featurizer: out of memory");
+    for (size_t i = 0; i < fz->n_fields; i++) {
+        int c = leap_schema_find(s, fz->fields[i].column);
+        if (c < 0) {
+            leap_fz_binding_free(b);
+            return leap_err_set(err, LEAP_EINVAL,
+                                "%s: column '%s' required by the model is missing",
+                                input_name, fz->fields[i].column);
+        }
+        if (s->cols[c].type != op_source[fz->fields[i].op]) {
+            leap_fz_binding_free(b);
+            return leap_err_set(err, LEAP_EINVAL, "%s: column '%s' is %s, the model expects %s",
+                                input_name, fz->fields[i].column, leap_col_type_name(s->cols[c].type),
+                                leap_col_type_name(op_source[fz->fields[i].op]));
+        }
+        b->col[i] = c;
+    }
+    b->label_col = fz->label[0] ? leap_schema_find(s, fz->label) : -1;
+    if (b->label_col >= 0 && s->cols[b->label_col].type != LEAP_COL_LABEL) b->label_col = -1;
+    b->weight_col = fz->weight[0] ? leap_schema_find(s, fz->weight) : -1;
+    if (b->weight_col < 0) b->weight_col = leap_schema_find_type(s, LEAP_COL_WEIGHT);
+    return LEAP_OK;
+}
+
+void leap_fz_binding_free(leap_fz_binding *b) {
+    free(b->col);
+    b->col = NULL;
+}
+
+void leap_fbatch_free(leap_fbatch *b) {
+    free(b->row_ptr);
+    free(b->idx);
+    free(b->val);
+    free(b->field);
+    free(b->label);
+    free(b->weight);
+    memset(b, 0, sizeof *b);
+}
+
+static int fbatch_reserve(leap_fbatch *b, size_t rows, size_t nnz) {
+    if (rows > b->row_cap) {
+        uint32_t *rp = realloc(b->row_ptr, (rows + 1) * sizeof *rp);
+        float *l = realloc(b->label, rows * sizeof *l);
+        float *w = realloc(b->weight, rows * sizeof *w);
+        if (rp) b->row_ptr = rp;
+        if (l) b->label = l;
+        if (w) b->weight = w;
+        if (!rp || !l || !w) return LEAP_ENOMEM;
+        b->row_cap = rows;
+    }
+    if (nnz > b->nnz_cap) {
+        uint32_t *ix = realloc(b->idx, nnz * sizeof *ix);
+        float *v = realloc(b->val, nnz * sizeof *v);
+        uint16_t *f = realloc(b->field, nnz * sizeof *f);
+        if (ix) b->idx = ix;
+        if (v) b->val = v;
+        if (f) b->field = f;
+        if (!ix || !v || !f) return LEAP_ENOMEM;
+        b->nnz_cap = nnz;
+    }
+    return LEAP_OK;
+}
+
+static inline uint32_t bucket(uint64_t seed, uint64_t token, uint32_t mask) {
+    return (uint32_t)(leap_mix64(seed, token) & mask);
+}
+
+int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const leap_rowgroup *rg,
+                   leap_fbatch *out, leap_err *err) {
+    size_t n = rg->n_rows;
+    /* Worst case: one entry per single-valued field plus every multi value. */
+    size_t nnz = 0;
+    for (size_t i = 0; i < fz->n_fields; i++) {
+        const leap_column *c = &rg->cols[b->col[i]];
+        nnz += fz->fields[i].op == LEAP_FZ_MULTI_HASH ? (size_t)c->offsets[n] + n : n;
+    }
+    if (nnz > UINT32_MAX) return leap_err_set(err, LEAP_EINVAL, "featurizer: row group too large");
+    if (fbatch_reserve(out, n, nnz))
+        return leap_err_set(err, LEAP_ENOMEM, "featurizer: out of memory");
+    out->n_rows = n;
+    const uint32_t mask = fz->n_buckets - 1;
+    const float *lab = b->label_col >= 0 ? rg->cols[b->label_col].f32 : NULL;
+    const float *wt = b->weight_col >= 0 ? rg->cols[b->weight_col].f32 : NULL;
+    for (size_t r = 0; r < n; r++) {
+        out->label[r] = lab ? lab[r] : 0.0f;
+        out->weight[r] = wt ? wt[r] : 1.0f;
+    }
+    /* Row-major output: fields are visited per row so each row's features
+     * are contiguous. */
+    uint32_t k = 0;
+    for (size_t r = 0; r < n; r++) {
+        out->row_ptr[r] = k;
+        for (size_t i = 0; i < fz->n_fields; i++) {
+            const leap_fz_field *f = &fz->fields[i];
+            const leap_column *c = &rg->cols[b->col[i]];
+            uint32_t ix;
+            float v = 1.0f;
+            switch (f->op) {
+            case LEAP_FZ_HASH: {
+                uint64_t h = c->u64[r];
+                ix = h ? bucket(f->seed, h, mask) : bucket(f->seed ^ FZ_MISSING, 0, mask);
+                break;
+            }
+            case LEAP_FZ_LOG_BUCKET: {
+                float x = c->f32[r];
+                ix = isnan(x) ? bucket(f->seed ^ FZ_MISSING, 0, mask)
+                              : bucket(f->seed, (uint64_t)leap_log_bucket(x), mask);
+                break;
+            }
+            case LEAP_FZ_RAW: {
+                float x = c->f32[r];
+                if (isnan(x)) {
+                    ix = bucket(f->seed ^ FZ_MISSING, 0, mask);
+                } else {
+                    ix = bucket(f->seed, 0x726177ULL, mask);
+                    v = x;
+                }
+                break;
+            }
+            case LEAP_FZ_MULTI_HASH: {
+                uint32_t a = c->offsets[r], e = c->offsets[r + 1];
+                if (a == e) {
+                    ix = bucket(f->seed ^ FZ_MISSING, 0, mask);
+                    break;
+                }
+                for (uint32_t j = a; j < e; j++) {
+                    out->idx[k] = bucket(f->seed, c->u64[j], mask);
+                    out->val[k] = rg->weighted[b->col[i]] && c->vw ? c->vw[j] : 1.0f;
+                    out->field[k] = (uint16_t)i;
+                    k++;
+                }
+                continue;
+            }
+            default: continue;
+            }
+            out->idx[k] = ix;
+            out->val[k] = v;
+            out->field[k] = (uint16_t)i;
+            k++;
+        }
+    }
+    out->row_ptr[n] = k;
+    return LEAP_OK;
+}

@@ -1,0 +1,276 @@
+/* lr.c — logistic regression on hashed sparse features.
+ *
+ * Two optimizers:
+ *  - FTRL-Proximal (McMahan et al., "Ad Click Prediction: a View from the
+ *    Trenches", KDD 2013, Algorithm 1): per-coordinate learning rates
+ *    alpha / (beta + sqrt(n_i)), L1 and L2. State z[D], n[D]; the weights
+ *    w[D] are derived from them (lazily per row in training, all at once by
+ *    refresh() for prediction and saving).
+ *  - AdaGrad-SGD: w_i -= lr * (g_i + weight_decay * w_i) / sqrt(G_i), G_i = Σ g_i².
+ *    l1 and l2 (defined on the summed loss, as FTRL uses them) are FTRL's;
+ *    AdaGrad regularises by per-update weight_decay.
+ * D = 2^hash_bits + 1: the last coordinate is the bias, never regularised.
+ *
+ * Threads update the shared arrays without locks (Hogwild, Recht et al. 2011):
+ * with hashed sparse rows two threads rarely touch the same coordinate at the
+ * same time, and a lost update on a hot coordinate is one of millions; locking
+ * or sharding by coordinate would cost more than it saves. --threads 1 is
+ * exactly sequential FTRL and therefore deterministic.
+ *
+ * The bundle stores only w (the prediction weights); resuming FTRL from a
+ * bundle is not supported.
+ */
+#include "leap/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct lr_opts {
+    int optimizer; /* 0 = ftrl, 1 = adagrad */
+    double alpha, beta, l1, l2, lr, weight_decay;
+} lr_opts;
+
+static const leap_opt_def lr_defs[] = {
+    {"optimizer", LEAP_OPT_ENUM, offsetof(lr_opts, optimizer), 0, 0, 1, "ftrl|adagrad",
+     "FTRL-Proximal or AdaGrad-SGD"},
+    {"alpha", LEAP_OPT_FLOAT, offsetof(lr_opts, alpha), 0.05, 1e-6, 100,
+     NULL, "FTRL learning-rate scale"},
+    {"beta", LEAP_OPT_FLOAT, offsetof(lr_opts, beta), 1.0, 0, 1e6, NULL,
+     "FTRL learning-rate smoothing"},
+    {"l1", LEAP_OPT_FLOAT, offsetof(lr_opts, l1), 0.5, 0, 1e6, NULL,
+     "L1 strength (FTRL; on summed gradients)"},
+    {"l2", LEAP_OPT_FLOAT, offsetof(lr_opts, l2), 1.0, 0, 1e6, NULL, "L2 strength"},
+    {"lr", LEAP_OPT_FLOAT, offsetof(lr_opts, lr), 0.05, 1e-6, 100, NULL,
+     "AdaGrad learning rate"},
+    {"weight_decay", LEAP_OPT_FLOAT, offsetof(lr_opts, weight_decay), 0, 0, 1, NULL,
+     "AdaGrad per-update L2 decay of touched weights"},
+};
+static const leap_opt_table lr_table = {"model lr", lr_defs, sizeof lr_defs / sizeof lr_defs[0]};
+
+typedef struct lr_model {
+    leap_model base;
+    lr_opts o;
+    uint32_t D;   /* n_buckets + 1; bias at D - 1 */
+    float *z, *n; /* FTRL state [D] (NULL when loaded from a bundle) */
+    float *g2;    /* AdaGrad Σg² [D] */
+    float *w;     /* prediction weights [D] */
+} lr_model;
+
+static inline float sigmoidf_clamped(float x) {
+    if (x > 35.f) x = 35.f;
+    if (x < -35.f) x = -35.f;
+    return 1.f / (1.f + expf(-x));
+}
+
+static inline double logloss1(float p, float y) {
+    double q = p < 1e-15f ? 1e-15 : (p > 1 - 1e-7f ? 1 - 1e-7 : p);
+    return y > 0.5f ? -log(q) : -log(1.0 - q);
+}
+
+static void lr_destroy(leap_model *m) {
+    lr_model *l = (lr_model *)m;
+    if (!l) return;
+    free(l->z);
+    free(l->n);
+    free(l->g2);
+    free(l->w);
+    free(l);
+}
+
+static int lr_alloc(const void *opts, const leap_featurizer *fz, int train, lr_model **out,
+                    leap_err *err) {
+    lr_model *l = calloc(1, sizeof *l);
+    if (!l) return leap_err_set(err, LEAP_ENOMEM, "lr: out of memory");
+    extern const leap_model_ops leap_model_lr;
+    l->base.ops = &leap_model_lr;
+    l->o = *(const lr_opts *)opts;
+    l->D = fz->n_buckets + 1;
+    l->w = calloc(l->D, sizeof *l->w);
+    int ok = l->w != NULL;
+    if (train && l->o.optimizer == 0) {
+        l->z = calloc(l->D, sizeof *l->z);
+        l->n = calloc(l->D, sizeof *l->n);
+        ok = ok && l->z && l->n;
+    } else if (train) {
+        l->g2 = calloc(l->D, sizeof *l->g2);
+        ok = ok && l->g2;
+    }
+    if (!ok) {
+        lr_destroy(&l->base);
+        return leap_err_set(err, LEAP_ENOMEM, "lr: out of memory for %u weights", l->D);
+    }
+    *out = l;
+    return LEAP_OK;
+}
+
+static int lr_create(const void *opts, const leap_featurizer *fz, leap_model **out, leap_err *err) {
+    lr_model *l;
+    int rc = lr_alloc(opts, fz, 1, &l, err);
+    if (rc) return rc;
+    *out = &l->base;
+    return LEAP_OK;
+}
+
+/* FTRL weight of coordinate i from (z, n). reg = 0 for the bias. */
+static inline float ftrl_w(float z, float n, float alpha, float beta, float l1, float l2) {
+    if (fabsf(z) <= l1) return 0.f;
+    float s = z > 0 ? l1 : -l1;
+    return -(z - s) / ((beta + sqrtf(n)) / alpha + l2);
+}
+
+#define LR_LOCAL 512 /* weights of a row kept on the stack; longer rows recompute */
+
+static void lr_train_ftrl(lr_model *l, const leap_fbatch *b, double sums[2]) {
+    const float alpha = (float)l->o.alpha, beta = (float)l->o.beta;
+    const float l1 = (float)l->o.l1, l2 = (float)l->o.l2;
+    const uint32_t bias = l->D - 1;
+    float *z = l->z, *n = l->n;
+    float wl[LR_LOCAL];
+    double loss = 0, wsum = 0;
+    for (size_t r = 0; r < b->n_rows; r++) {
+        uint32_t a = b->row_ptr[r], e = b->row_ptr[r + 1];
+        float wb = ftrl_w(z[bias], n[bias], alpha, beta, 0.f, 0.f);
+        float s = wb;
+        for (uint32_t k = a; k < e; k++) {
+            uint32_t i = b->idx[k];
+            float wi = ftrl_w(z[i], n[i], alpha, beta, l1, l2);
+            if (k - a < LR_LOCAL) wl[k - a] = wi;
+            s += wi * b->val[k];
+        }
+        float p = sigmoidf_clamped(s), y = b->label[r], wt = b->weight[r];
+        loss += wt * logloss1(p, y);
+        wsum += wt;
+        float g = (p - y) * wt;
+        /* bias */
+        {
+            float gi = g, ni = n[bias];
+            float sigma = (sqrtf(ni + gi * gi) - sqrtf(ni)) / alpha;
+            z[bias] += gi - sigma * wb;
+            n[bias] = ni + gi * gi;
+        }
+        for (uint32_t k = a; k < e; k++) {
+            uint32_t i = b->idx[k];
+            float wi = k - a < LR_LOCAL ? wl[k - a] : ftrl_w(z[i], n[i], alpha, beta, l1, l2);
+            float gi = g * b->val[k], ni = n[i];
+            float sigma = (sqrtf(ni + gi * gi) - sqrtf(ni)) / alpha;
+            z[i] += gi - sigma * wi;
+            n[i] = ni + gi * gi;
+        }
+    }
+    sums[0] += loss;
+    sums[1] += wsum;
+}
+
+static void lr_train_adagrad(lr_model *l, const leap_fbatch *b, double sums[2]) {
+    const float lr = (float)l->o.lr, wd = (float)l->o.weight_decay;
+    const uint32_t bias = l->D - 1;
+    float *w = l->w, *g2 = l->g2;
+    double loss = 0, wsum = 0;
+    for (size_t r = 0; r < b->n_rows; r++) {
+        uint32_t a = b->row_ptr[r], e = b->row_ptr[r + 1];
+        float s = w[bias];
+        for (uint32_t k = a; k < e; k++) s += w[b->idx[k]] * b->val[k];
+        float p = sigmoidf_clamped(s), y = b->label[r], wt = b->weight[r];
+        loss += wt * logloss1(p, y);
+        wsum += wt;
+        float g = (p - y) * wt;
+        g2[bias] += g * g;
+        w[bias] -= lr * g / sqrtf(g2[bias] + 1e-8f);
+        for (uint32_t k = a; k < e; k++) {
+            uint32_t i = b->idx[k];
+            float gi = g * b->val[k] + wd * w[i];
+            g2[i] += gi * gi;
+            w[i] -= lr * gi / sqrtf(g2[i] + 1e-8f);
+        }
+    }
+    sums[0] += loss;
+    sums[1] += wsum;
+}
+
+static void lr_train_batch(leap_model *m, const leap_fbatch *b, int thread, double sums[2]) {
+    lr_model *l = (lr_model *)m;
+    if (l->o.optimizer == 0) lr_train_ftrl(l, b, sums);
+    else lr_train_adagrad(l, b, sums);
+}
+
+static void lr_predict_batch(const leap_model *m, const leap_fbatch *b, float *p) {
+    const lr_model *l = (const lr_model *)m;
+    const float *w = l->w;
+    const float wb = w[l->D - 1];
+    for (size_t r = 0; r < b->n_rows; r++) {
+        float s = wb;
+        for (uint32_t k = b->row_ptr[r]; k < b->row_ptr[r + 1]; k++) s += w[b->idx[k]] * b->val[k];
+        p[r] = sigmoidf_clamped(s);
+    }
+}
+
+static void lr_refresh(leap_model *m) {
+    lr_model *l = (lr_model *)m;
+    if (!l->z) return; /* AdaGrad trains w directly */
+    const float alpha = (float)l->o.alpha, beta = (float)l->o.beta;
+    const float l1 = (float)l->o.l1, l2 = (float)l->o.l2;
+    for (uint32_t i = 0; i + 1 < l->D; i++) l->w[i] = ftrl_w(l->z[i], l->n[i], alpha, beta, l1, l2);
+    l->w[l->D - 1] = ftrl_w(l->z[l->D - 1], l->n[l->D - 1], alpha, beta, 0.f, 0.f);
+}
+
+static size_t lr_state(leap_model *m, leap_state_seg *segs) {
+    lr_model *l = (lr_model *)m;
+    if (l->z) {
+        segs[0] = (leap_state_seg){"z", l->z, l->D, LEAP_SYNC_SUM_DELTA};
+        segs[1] = (leap_state_seg){"n", l->n, l->D, LEAP_SYNC_SUM_DELTA};
+        return 2;
+    }
+    if (l->g2) {
+        segs[0] = (leap_state_seg){"w", l->w, l->D, LEAP_SYNC_SUM_DELTA};
+        segs[1] = (leap_state_seg){"g2", l->g2, l->D, LEAP_SYNC_SUM_DELTA};
+        return 2;
+    }
+    return 0;
+}
+
+/* Payload: u32 D, then w[D] as little-endian float32. */
+static int lr_save(const leap_model *m, leap_buf *out, leap_err *err) {
+    const lr_model *l = (const lr_model *)m;
+    uint32_t D = l->D;
+    if (leap_buf_append(out, &D, sizeof D) || leap_buf_append(out, l->w, (size_t)D * sizeof(float)))
+        return leap_err_set(err, LEAP_ENOMEM, "lr: out of memory while saving");
+    return LEAP_OK;
+}
+
+static int lr_load(const void *opts, const leap_featurizer *fz, const uint8_t *buf, size_t len,
+                   leap_model **out, leap_err *err) {
+    uint32_t D;
+    if (len < sizeof D) return leap_err_set(err, LEAP_ECORRUPT, "lr payload: too short");
+    memcpy(&D, buf, sizeof D);
+    if (D != fz->n_buckets + 1 || len != sizeof D + (size_t)D * sizeof(float))
+        return leap_err_set(err, LEAP_ECORRUPT,
+                            "lr payload: %zu bytes for %u weights does not match 2^hash_bits + 1 = %u",
+                            len, D, fz->n_buckets + 1);
+    lr_model *l;
+    int rc = lr_alloc(opts, fz, 0, &l, err);
+    if (rc) return rc;
+    memcpy(l->w, buf + sizeof D, (size_t)D * sizeof(float));
+    for (uint32_t i = 0; i < D; i++)
+        if (!isfinite(l->w[i])) {
+            lr_destroy(&l->base);
+            return leap_err_set(err, LEAP_ECORRUPT, "lr payload: weight %u is not finite", i);
+        }
+    *out = &l->base;
+    return LEAP_OK;
+}
+
+const leap_model_ops leap_model_lr = {
+    .name = "lr",
+    .help = "logistic regression, FTRL-Proximal or AdaGrad, on hashed features",
+    .opts = &lr_table,
+    .opts_size = sizeof(lr_opts),
+    .create = lr_create,
+    .destroy = lr_destroy,
+    .train_batch = lr_train_batch,
+    .predict_batch = lr_predict_batch,
+    .state = lr_state,
+    .refresh = lr_refresh,
+    .save = lr_save,
+    .load = lr_load,
+};
