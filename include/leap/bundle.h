@@ -39,6 +39,9 @@ const char *leap_bundle_meta_get(const leap_bundle *b, const char *key);
 int leap_bundle_save(const char *path, const leap_bundle *b, leap_err *err);
 /* Reads and verifies path; on error b is left empty. */
 int leap_bundle_load(const char *path, leap_bundle *b, leap_err *err);
+/* Same from memory (size bytes at buf, not kept); name is used in messages. */
+int leap_bundle_parse(const uint8_t *buf, size_t size, const char *name, leap_bundle *b,
+                      leap_err *err);
 void leap_bundle_free(leap_bundle *b);
 
 /* Probabilities on the true base rate: the model's scores corrected for

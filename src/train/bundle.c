@@ -170,12 +170,10 @@ static int parse_meta(leap_bundle *b, const char *path, const char *text, size_t
 
 int leap_bundle_load(const char *path, leap_bundle *b, leap_err *err) {
     memset(b, 0, sizeof *b);
-    b->neg_rate = 1.0;
     FILE *f = fopen(path, "rb");
     if (!f) return leap_err_set(err, LEAP_EIO, "%s: cannot open: %s", path, strerror(errno));
-    uint8_t *buf = NULL, *raw = NULL;
+    uint8_t *buf = NULL;
     size_t size = 0;
-    int rc = LEAP_OK;
     if (fseek(f, 0, SEEK_END) == 0) {
         long s = ftell(f);
         if (s >= 0) size = (size_t)s;
@@ -188,6 +186,17 @@ int leap_bundle_load(const char *path, leap_bundle *b, leap_err *err) {
         return leap_err_set(err, LEAP_EIO, "%s: read failed", path);
     }
     fclose(f);
+    int rc = leap_bundle_parse(buf, size, path, b, err);
+    free(buf);
+    return rc;
+}
+
+int leap_bundle_parse(const uint8_t *buf, size_t size, const char *path, leap_bundle *b,
+                      leap_err *err) {
+    memset(b, 0, sizeof *b);
+    b->neg_rate = 1.0;
+    uint8_t *raw = NULL;
+    int rc = LEAP_OK;
     if (size < 8 || memcmp(buf, LEAP_BUNDLE_MAGIC, 8) != 0) {
         rc = leap_err_set(err, LEAP_ECORRUPT, "%s: not a leap model bundle (bad magic)", path);
         goto fail;
@@ -281,11 +290,9 @@ int leap_bundle_load(const char *path, leap_bundle *b, leap_err *err) {
         goto fail;
     }
     free(raw);
-    free(buf);
     return LEAP_OK;
 fail:
     free(raw);
-    free(buf);
     leap_bundle_free(b);
     return rc;
 }

@@ -107,14 +107,14 @@ TEST(ftrl_matches_hand_worked_example) {
         ops->train_batch(m, &b, 0, sums);
     }
     leap_state_seg segs[LEAP_MAX_STATE_SEGS];
-    ASSERT_EQ_INT(ops->state(m, segs), 2);
-    const float *z = segs[0].p, *n = segs[1].p;
+    ASSERT_EQ_INT(ops->state(m, segs), 1); /* (z, n) interleaved */
+    const float *zn = segs[0].p;
     uint32_t bias = fz.n_buckets;
-    ASSERT_NEAR(z[bias], -0.5565949825367121, 2e-6);
-    ASSERT_NEAR(z[3], -0.5350548543110715, 2e-6);
-    ASSERT_NEAR(z[7], -1.260012580530855, 2e-6);
-    ASSERT_NEAR(n[bias], 0.75871093358876, 2e-6);
-    ASSERT_NEAR(n[7], 1.0609279569458667, 2e-6);
+    ASSERT_NEAR(zn[2 * bias], -0.5565949825367121, 2e-6);
+    ASSERT_NEAR(zn[2 * 3], -0.5350548543110715, 2e-6);
+    ASSERT_NEAR(zn[2 * 7], -1.260012580530855, 2e-6);
+    ASSERT_NEAR(zn[2 * bias + 1], 0.75871093358876, 2e-6);
+    ASSERT_NEAR(zn[2 * 7 + 1], 1.0609279569458667, 2e-6);
     /* progressive logloss: rows predicted 0.5, 0.51478, 0.50633 before their updates */
     double expect = -log(0.5) - log(1 - 0.5147806385299403) - log(0.5063282185667617);
     ASSERT_NEAR(sums[0], expect, 1e-5);
@@ -149,8 +149,7 @@ static int make_bundle(const char *path, leap_err *err) {
     if (rc) return rc;
     leap_state_seg segs[LEAP_MAX_STATE_SEGS];
     b.model->ops->state(b.model, segs);
-    for (size_t i = 0; i < segs[0].n; i++) segs[0].p[i] = (float)((int)(i % 7) - 3);
-    for (size_t i = 0; i < segs[1].n; i++) segs[1].p[i] = 1.0f;
+    for (size_t i = 0; i < segs[0].n; i++) segs[0].p[i] = i % 2 ? 1.0f : (float)((int)(i % 7) - 3);
     b.model->ops->refresh(b.model);
     leap_bundle_meta_set(&b, "train.rows", "123");
     rc = leap_bundle_save(path, &b, err);
