@@ -27,7 +27,7 @@ cmp -s s1.tsv s2.tsv || fail "two runs with --threads 1 --seed 3 differ"
 
 # eval: JSON has sane metrics; the model learned something
 "$LEAP" eval --model m.leap --data d.test.lds --json > e.json
-auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' e.json | head -1)
+auc=$(sed -n 's/.*"auc": *\([0-9.]*\).*/\1/p' e.json | head -1)
 [ -n "$auc" ] || fail "no auc in $(cat e.json)"
 awk -v a="$auc" 'BEGIN{exit !(a > 0.70 && a < 1)}' || fail "test auc $auc not in (0.70, 1)"
 "$LEAP" eval --model m.leap --data d.test.lds --slice-by C9 > table.txt
@@ -50,7 +50,7 @@ head -1 raw.tsv | grep -q "^label	score$" || fail "bad header: $(head -1 raw.tsv
 # AdaGrad trains too
 "$LEAP" train --model lr --train d.train.lds -o ada.leap --set optimizer=adagrad --set hash_bits=18 --quiet
 "$LEAP" eval --model ada.leap --data d.test.lds --json > a.json
-auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' a.json | head -1)
+auc=$(sed -n 's/.*"auc": *\([0-9.]*\).*/\1/p' a.json | head -1)
 awk -v a="$auc" 'BEGIN{exit !(a > 0.70)}' || fail "adagrad auc $auc"
 
 # --help lists options with defaults and ranges

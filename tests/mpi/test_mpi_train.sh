@@ -21,7 +21,7 @@ export OPENBLAS_NUM_THREADS=1
     --threads 1 --seed 5 --epochs 3 --set hash_bits=20 --quiet
 grep -a -q "trainer.ranks=2" two.leap || { echo "FAIL: two.leap not trained by 2 ranks"; exit 1; }
 
-auc() { "$LEAP" eval --model "$1" --data d.test.lds --json | sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' | head -1; }
+auc() { "$LEAP" eval --model "$1" --data d.test.lds --json | sed -n 's/.*"auc": *\([0-9.]*\).*/\1/p' | head -1; }
 a1=$(auc one.leap)
 a2=$(auc two.leap)
 echo "1 process: test AUC $a1; mpirun -np 2: test AUC $a2"
