@@ -52,6 +52,19 @@ int leap_reader_next(leap_reader *r, leap_rowgroup *rg, size_t max_rows, leap_er
 const leap_read_stats *leap_reader_stats(const leap_reader *r);
 void leap_reader_close(leap_reader *r);
 
+/* Same as leap_reader_open over data[0..len) (plain, gzip or zstd bytes),
+ * which is borrowed and must outlive the reader; name is only used in
+ * messages (NULL = "<memory>"). For fuzzing and tests. */
+int leap_reader_open_mem(const leap_reader_opts *o, const void *data, size_t len,
+                         const char *name, leap_reader **out, leap_err *err);
+
+/* With keep_dict: raw text of the categorical values read so far, one entry
+ * per distinct (column, hash), in first-seen order. Pointers are valid until
+ * the next leap_reader_next or close. */
+size_t leap_reader_dict_count(const leap_reader *r);
+void leap_reader_dict_at(const leap_reader *r, size_t i, size_t *col, uint64_t *hash,
+                         const char **s, size_t *len);
+
 typedef struct leap_ingest_opts {
     leap_reader_opts reader;
     const char *const *inputs; /* [n_inputs] paths; globs already expanded */
