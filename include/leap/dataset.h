@@ -184,4 +184,8 @@ int leap_dataset_writer_commit(leap_dataset_writer *w, leap_err *err);
 /* Discards everything written; frees w. */
 void leap_dataset_writer_abort(leap_dataset_writer *w);
 
+/* Joins datasets with identical schemas into out (atomically), in the given
+ * order, copying compressed chunks as stored; metadata comes from parts[0]. */
+int leap_dataset_concat(const char *const *parts, size_t n, const char *out, leap_err *err);
+
 #endif

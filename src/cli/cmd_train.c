@@ -190,7 +190,7 @@ int leap_cmd_train(int argc, char **argv) {
             snprintf(v, sizeof v, "%.9g", rep.best_valid_logloss);
             leap_bundle_meta_set(&b, "metrics.valid_logloss", v);
         }
-        const char *fmt = leap_dataset_meta_get(dtrain, "format");
+        const char *fmt = leap_dataset_meta_get(dtrain, "source.format");
         if (fmt) leap_bundle_meta_set(&b, "source.format", fmt);
         for (size_t i = 0; i < leap_train_opt_table.n; i++) {
             char k[96];

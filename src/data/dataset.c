@@ -1215,3 +1215,38 @@ void leap_dataset_writer_abort(leap_dataset_writer *w) {
     leap_afile_abort(&w->af);
     writer_free(w);
 }
+
+int leap__dataset_copy_row_group_raw(const leap_dataset *ds, size_t g, leap_dataset_writer *w,
+                                     leap_err *err) {
+    size_t nc = ds->schema.n_cols;
+    if (g >= ds->n_rg) return leap_err_set(err, LEAP_EINVAL, "%s: no row group %zu", ds->path, g);
+    leap_encoded_rg e = {0};
+    size_t total = 0;
+    for (size_t c = 0; c < nc; c++) total += (size_t)ds->chunks[g * nc + c].len;
+    e.n_rows = (size_t)ds->rg_rows[g];
+    e.n_chunks = nc;
+    e.buf = malloc(total ? total : 1);
+    e.chunk_off = calloc(nc, sizeof *e.chunk_off);
+    e.chunk_len = calloc(nc, sizeof *e.chunk_len);
+    e.chunk_raw = calloc(nc, sizeof *e.chunk_raw);
+    e.chunk_sum = calloc(nc, sizeof *e.chunk_sum);
+    int rc = LEAP_OK;
+    if (!e.buf || !e.chunk_off || !e.chunk_len || !e.chunk_raw || !e.chunk_sum) {
+        rc = leap_err_set(err, LEAP_ENOMEM, "%s: out of memory", ds->path);
+        goto done;
+    }
+    for (size_t c = 0; c < nc; c++) {
+        const ds_chunk *k = &ds->chunks[g * nc + c];
+        e.chunk_off[c] = e.len;
+        e.chunk_len[c] = (size_t)k->len;
+        e.chunk_raw[c] = (size_t)k->raw;
+        e.chunk_sum[c] = k->sum;
+        memcpy(e.buf + e.len, ds->map + k->off, (size_t)k->len);
+        e.len += (size_t)k->len;
+    }
+    e.cap = total;
+    rc = leap_dataset_writer_add_encoded(w, &e, err);
+done:
+    leap_encoded_rg_free(&e);
+    return rc;
+}

@@ -15,4 +15,9 @@ int leap__dataset_read_columns(leap_dataset *ds, size_t g, leap_rowgroup *rg,
  * (w's schema must start with ds's columns). Returns LEAP_OK or LEAP_ENOMEM. */
 int leap__dataset_copy_dicts(const leap_dataset *ds, leap_dataset_writer *w, leap_err *err);
 
+/* Appends row group g of ds to w as stored (compressed chunks and checksums
+ * copied, nothing re-encoded). w's schema must equal ds's. */
+int leap__dataset_copy_row_group_raw(const leap_dataset *ds, size_t g, leap_dataset_writer *w,
+                                     leap_err *err);
+
 #endif
