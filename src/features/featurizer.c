@@ -6,8 +6,25 @@
 #include "leap/features.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* log_bucket of small non-negative integers (most count features) from a
+ * table filled with leap_log_bucket itself, so both paths agree exactly. */
+#define LOGB_TABLE 4096
+static uint16_t logb_table[LOGB_TABLE];
+static pthread_once_t logb_once = PTHREAD_ONCE_INIT;
+static void logb_init(void) {
+    for (int i = 0; i < LOGB_TABLE; i++) logb_table[i] = (uint16_t)leap_log_bucket((double)i);
+}
+static inline int64_t log_bucket_fast(float x) {
+    if (x >= 0.f && x < (float)LOGB_TABLE) {
+        int i = (int)x;
+        if ((float)i == x) return logb_table[i];
+    }
+    return leap_log_bucket(x);
+}
 
 static const char *const fz_op_names[] = {
 #define LEAP_XX_FZ(name, str) str,
@@ -248,6 +265,7 @@ int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const le
         return leap_err_set(err, LEAP_ENOMEM, "featurizer: out of memory");
     out->n_rows = n;
     const uint32_t mask = fz->n_buckets - 1;
+    pthread_once(&logb_once, logb_init);
     const float *lab = b->label_col >= 0 ? rg->cols[b->label_col].f32 : NULL;
     const float *wt = b->weight_col >= 0 ? rg->cols[b->weight_col].f32 : NULL;
     for (size_t r = 0; r < n; r++) {
@@ -273,7 +291,7 @@ int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const le
             case LEAP_FZ_LOG_BUCKET: {
                 float x = c->f32[r];
                 ix = isnan(x) ? bucket(f->seed ^ FZ_MISSING, 0, mask)
-                              : bucket(f->seed, (uint64_t)leap_log_bucket(x), mask);
+                              : bucket(f->seed, (uint64_t)log_bucket_fast(x), mask);
                 break;
             }
             case LEAP_FZ_RAW: {

@@ -72,6 +72,7 @@ TEST(featurizer_text_round_trip) {
     ASSERT_EQ_INT(back.n_buckets, 256);
     ASSERT_TRUE(strcmp(back.fields[1].column, "C2") == 0);
     ASSERT_EQ_U64(back.fields[1].seed, fz.fields[1].seed);
+    leap_featurizer_free(&back);
     ASSERT_EQ_INT(leap_featurizer_parse(&back, "hash_bits=8\nfield=C1 nope\n", 27, &err), LEAP_ECORRUPT);
     ASSERT_STR_CONTAINS(err.msg, "line 2");
     free(txt);
