@@ -83,9 +83,12 @@ static inline double leap_rng_uniform(leap_rng *r) {
 
 /* ---- atomic file replace ---------------------------------------------- */
 /* Writes go to "PATH.tmp.PID.N" in the same folder; commit fsyncs and renames
- * it over PATH; abort removes it. A crash never leaves a half-written PATH. */
+ * it over PATH; abort removes it. A crash never leaves a half-written PATH.
+ * PATH "-" (standard output) or an existing non-regular file (a pipe, a
+ * device such as /dev/stdout) is written directly instead. */
 typedef struct leap_afile {
     FILE *fp;       /* open for writing between open and commit/abort */
+    int direct;     /* 1: writing PATH itself (not a regular file) */
     char path[4096];
     char tmp[4096];
 } leap_afile;

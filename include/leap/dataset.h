@@ -128,6 +128,15 @@ const char *leap_dataset_meta_get(const leap_dataset *ds, const char *key);
 size_t leap_dataset_meta_count(const leap_dataset *ds);
 void leap_dataset_meta_at(const leap_dataset *ds, size_t i, const char **key, const char **val);
 
+/* A dataset held in memory as decoded row groups (no file): takes ownership
+ * of rgs[0..n) (moved, not copied; the array itself too, which must come from
+ * malloc) and copies the schema and metadata. Reads copy a group into the
+ * caller's rg. name is what leap_dataset_path returns. On error everything
+ * passed in is freed. */
+int leap_dataset_open_memory(const char *name, const leap_schema *s, leap_rowgroup *rgs, size_t n,
+                             const char *const *keys, const char *const *vals, size_t n_meta,
+                             leap_dataset **out, leap_err *err);
+
 /* Decodes row group g into rg (grown as needed). Thread-safe for distinct rg.
  * A checksum mismatch returns LEAP_ECORRUPT naming file, row group, column. */
 int leap_dataset_read_row_group(leap_dataset *ds, size_t g, leap_rowgroup *rg, leap_err *err);

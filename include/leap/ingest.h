@@ -84,6 +84,11 @@ typedef struct leap_ingest_report {
 
 /* Reads all inputs and writes one dataset atomically. */
 int leap_ingest(const leap_ingest_opts *o, leap_ingest_report *rep, leap_err *err);
+/* Same pipeline, no file: the decoded row groups stay in memory as a dataset
+ * (leap_dataset_open_memory) that the caller closes. o->output is unused.
+ * For training straight from raw logs that fit in memory. */
+int leap_ingest_memory(const leap_ingest_opts *o, leap_dataset **out, leap_ingest_report *rep,
+                       leap_err *err);
 
 /* Parse-only throughput probe for benchmarks: parses every row of path into
  * row groups and discards them. */

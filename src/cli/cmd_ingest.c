@@ -209,8 +209,9 @@ int leap_cmd_ingest(int argc, char **argv) {
             o.row_group_rows = (size_t)v;
             break;
         case OPT_ZSTD:
-            if (leap_parse_i64(optarg, &v) || v < 1 || v > 22)
-                return leap_cli_failf("ingest", "--zstd-level '%s': expected 1..22", optarg), 2;
+            if (leap_parse_i64(optarg, &v) || v < -7 || v > 22 || v == 0)
+                return leap_cli_failf("ingest", "--zstd-level '%s': expected -7..-1 (fast) or 1..22",
+                                      optarg), 2;
             o.zstd_level = (int)v;
             break;
         case OPT_PARSE_ONLY: parse_only = 1; break;

@@ -2,6 +2,7 @@
  * Under mpirun every rank trains on its share; rank 0 writes the bundle. */
 #include "cli/cli.h"
 #include "leap/bundle.h"
+#include "leap/ingest.h"
 #include "leap/train.h"
 
 #include <getopt.h>
@@ -14,7 +15,10 @@
 
 static void usage(FILE *f, const leap_model_ops *ops) {
     fprintf(f, "usage: leap train --model MODEL --train TRAIN.lds [--valid VALID.lds] -o OUT.leap\n"
-               "                  [--threads N] [--seed S] [--epochs E] [--set KEY=VALUE]... [--quiet]\n\n");
+               "                  [--threads N] [--seed S] [--epochs E] [--set KEY=VALUE]... [--quiet]\n"
+               "                  [--format criteo|csv|libsvm] [--schema S.yaml]\n\n"
+               "TRAIN and VALID are datasets (leap ingest) or raw log files; raw files are\n"
+               "parsed on all cores into memory (--format, default criteo) and not written.\n\n");
     if (!ops) {
         fprintf(f, "models:\n");
         for (size_t i = 0; i < leap_model_count(); i++)
@@ -45,6 +49,28 @@ static void on_progress(void *ud, const leap_progress_info *pi) {
             pi->examples_per_s / 1e6, pi->logloss);
 }
 
+static int is_dataset_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1; /* let the dataset reader report the problem */
+    char m[8];
+    int yes = fread(m, 1, 8, f) == 8 && memcmp(m, LEAP_DS_MAGIC, 8) == 0;
+    fclose(f);
+    return yes;
+}
+
+/* Opens a dataset file, or parses a raw log file into an in-memory dataset. */
+static int open_input(const char *path, const char *fmt, const char *schema, int threads,
+                      leap_dataset **out, leap_err *err) {
+    if (is_dataset_file(path)) return leap_dataset_open(path, out, err);
+    int f = leap_format_from_name(fmt ? fmt : "criteo");
+    if (f < 0) return leap_err_set(err, LEAP_EINVAL, "--format: unknown format '%s'", fmt);
+    leap_ingest_opts o = {.reader = {.format = (leap_format)f, .schema_path = schema,
+                                     .bad_rows = LEAP_BAD_ROWS_FAIL},
+                          .inputs = &path, .n_inputs = 1, .threads = threads};
+    leap_ingest_report rep;
+    return leap_ingest_memory(&o, out, &rep, err);
+}
+
 static void on_epoch(void *ud, const leap_epoch_info *ei) {
     train_ui *ui = ud;
     if (ui->quiet || ui->rank != 0) return;
@@ -57,7 +83,7 @@ static void on_epoch(void *ud, const leap_epoch_info *ei) {
 }
 
 int leap_cmd_train(int argc, char **argv) {
-    const char *model = NULL, *train = NULL, *valid = NULL, *out = NULL;
+    const char *model = NULL, *train = NULL, *valid = NULL, *out = NULL, *fmt = NULL, *schema = NULL;
     int threads = 0, help = 0, quiet = 0;
     const char *epochs = NULL;
     uint64_t seed = 1;
@@ -68,11 +94,12 @@ int leap_cmd_train(int argc, char **argv) {
         {"valid", required_argument, 0, 'v'}, {"output", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 'j'}, {"seed", required_argument, 0, 's'},
         {"epochs", required_argument, 0, 'e'}, {"set", required_argument, 0, 'S'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+        {"format", required_argument, 0, 'f'}, {"schema", required_argument, 0, 'c'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:t:v:o:j:s:e:S:qh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:v:o:j:s:e:S:qhf:c:", lo, NULL)) != -1) {
         int64_t v;
         switch (c) {
         case 'm': model = optarg; break;
@@ -96,6 +123,8 @@ int leap_cmd_train(int argc, char **argv) {
         case 'e': epochs = optarg; break;
         case 'S': sets[n_sets++] = optarg; break;
         case 'q': quiet = 1; break;
+        case 'f': fmt = optarg; break;
+        case 'c': schema = optarg; break;
         case 'h': help = 1; break;
         default:
             free(sets);
@@ -155,8 +184,8 @@ int leap_cmd_train(int argc, char **argv) {
     int rank = leap_comm_rank(comm);
     if (threads == 0) threads = leap_num_cpus() / leap_comm_size(comm);
     if (threads < 1) threads = 1;
-    if (leap_dataset_open(train, &dtrain, &err)) goto fail;
-    if (valid && leap_dataset_open(valid, &dvalid, &err)) goto fail;
+    if (open_input(train, fmt, schema, threads, &dtrain, &err)) goto fail;
+    if (valid && open_input(valid, fmt, schema, threads, &dvalid, &err)) goto fail;
     if (leap_featurizer_init(&b.fz, &fzo, leap_dataset_schema(dtrain), &err)) goto fail;
     b.ops = ops;
     b.opts = mo;
@@ -190,8 +219,8 @@ int leap_cmd_train(int argc, char **argv) {
             snprintf(v, sizeof v, "%.9g", rep.best_valid_logloss);
             leap_bundle_meta_set(&b, "metrics.valid_logloss", v);
         }
-        const char *fmt = leap_dataset_meta_get(dtrain, "source.format");
-        if (fmt) leap_bundle_meta_set(&b, "source.format", fmt);
+        const char *sfmt = leap_dataset_meta_get(dtrain, "source.format");
+        if (sfmt) leap_bundle_meta_set(&b, "source.format", sfmt);
         for (size_t i = 0; i < leap_train_opt_table.n; i++) {
             char k[96];
             leap_opts_format(&leap_train_opt_table.defs[i], &to, v, sizeof v);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,16 @@ int leap_afile_open(leap_afile *af, const char *path, leap_err *err) {
     if (strlen(path) + 40 >= sizeof af->tmp)
         return leap_err_set(err, LEAP_EINVAL, "%s: path too long", path);
     snprintf(af->path, sizeof af->path, "%s", path);
+    /* "-", a terminal, a pipe or a device (/dev/stdout) cannot be replaced by
+     * rename: write to it directly. */
+    struct stat st;
+    if (!strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
+        af->direct = 1;
+        af->fp = !strcmp(path, "-") ? fdopen(dup(1), "wb") : fopen(path, "wb");
+        if (!af->fp)
+            return leap_err_set(err, LEAP_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return LEAP_OK;
+    }
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
              atomic_fetch_add(&afile_counter, 1));
     af->fp = fopen(af->tmp, "wb");
@@ -64,6 +75,12 @@ int leap_afile_open(leap_afile *af, const char *path, leap_err *err) {
 int leap_afile_commit(leap_afile *af, leap_err *err) {
     int bad = 0;
     if (!af->fp) return leap_err_set(err, LEAP_EINVAL, "%s: file not open", af->path);
+    if (af->direct) {
+        bad = fflush(af->fp) != 0 || ferror(af->fp);
+        bad |= fclose(af->fp) != 0;
+        af->fp = NULL;
+        return bad ? leap_err_set(err, LEAP_EIO, "%s: write failed", af->path) : LEAP_OK;
+    }
     if (fflush(af->fp) != 0 || ferror(af->fp)) bad = 1;
     if (!bad && fsync(fileno(af->fp)) != 0) bad = 1;
     int e = errno;
@@ -82,7 +99,10 @@ int leap_afile_commit(leap_afile *af, leap_err *err) {
 }
 
 void leap_afile_abort(leap_afile *af) {
-    if (af->fp) {
+    if (af->fp && af->direct) {
+        fclose(af->fp);
+        af->fp = NULL;
+    } else if (af->fp) {
         fclose(af->fp);
         af->fp = NULL;
         unlink(af->tmp);

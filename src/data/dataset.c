@@ -351,11 +351,14 @@ struct leap_dataset {
     ds_chunk *chunks;    /* [n_rg * n_cols], row group major */
     ds_dict *dicts;      /* [n_cols]; n = 0 where the column has none */
     uint64_t fingerprint;
+    leap_rowgroup *mem;  /* [n_rg] decoded groups of an in-memory dataset (no map) */
 };
 
 static void ds_free(leap_dataset *ds) {
     if (!ds) return;
     if (ds->map) munmap((void *)ds->map, ds->size);
+    for (size_t g = 0; ds->mem && g < ds->n_rg; g++) leap_rowgroup_free(&ds->mem[g]);
+    free(ds->mem);
     for (size_t i = 0; i < ds->n_meta; i++) {
         free(ds->meta_key[i]);
         free(ds->meta_val[i]);
@@ -663,6 +666,106 @@ static int decode_into(leap_dataset *ds, rg_scratch *sc, size_t g, size_t c, con
     return LEAP_OK;
 }
 
+/* Copies row group g of an in-memory dataset into rg. */
+static int mem_read(leap_dataset *ds, size_t g, leap_rowgroup *rg, const uint8_t *want,
+                    leap_err *err) {
+    const leap_rowgroup *src = &ds->mem[g];
+    size_t n = src->n_rows;
+    for (size_t c = 0; c < ds->schema.n_cols; c++) {
+        if (want && !want[c]) continue;
+        const leap_column *a = &src->cols[c];
+        leap_column *b = &rg->cols[c];
+        if (column_reserve_rows(rg, c, n))
+            return leap_err_set(err, LEAP_ENOMEM, "%s: out of memory", ds->path);
+        switch (ds->cols[c].type) {
+        case LEAP_COL_LABEL:
+        case LEAP_COL_WEIGHT:
+        case LEAP_COL_NUMERIC: memcpy(b->f32, a->f32, n * sizeof(float)); break;
+        case LEAP_COL_CATEGORICAL: memcpy(b->u64, a->u64, n * sizeof(uint64_t)); break;
+        case LEAP_COL_TIMESTAMP: memcpy(b->i64, a->i64, n * sizeof(int64_t)); break;
+        case LEAP_COL_MULTI_CATEGORICAL: {
+            size_t nv = a->offsets[n];
+            if (column_reserve_values(rg, c, nv))
+                return leap_err_set(err, LEAP_ENOMEM, "%s: out of memory", ds->path);
+            memcpy(b->offsets, a->offsets, (n + 1) * sizeof(uint32_t));
+            memcpy(b->u64, a->u64, nv * sizeof(uint64_t));
+            if (ds->cols[c].weighted) memcpy(b->vw, a->vw, nv * sizeof(float));
+            break;
+        }
+        default: return leap_err_set(err, LEAP_EINVAL, "%s: unknown column type", ds->path);
+        }
+    }
+    rg->n_rows = n;
+    return LEAP_OK;
+}
+
+int leap_dataset_open_memory(const char *name, const leap_schema *s, leap_rowgroup *rgs, size_t n,
+                             const char *const *keys, const char *const *vals, size_t n_meta,
+                             leap_dataset **out, leap_err *err) {
+    leap_dataset *ds = calloc(1, sizeof *ds);
+    size_t nc = s->n_cols;
+    if (!ds) goto oom;
+    ds->mem = rgs;
+    ds->n_rg = n;
+    rgs = NULL;
+    ds->path = strdup(name);
+    ds->cols = calloc(nc ? nc : 1, sizeof *ds->cols);
+    ds->rg_rows = calloc(n ? n : 1, sizeof *ds->rg_rows);
+    ds->dicts = calloc(nc ? nc : 1, sizeof *ds->dicts);
+    ds->meta_key = calloc(n_meta ? n_meta : 1, sizeof *ds->meta_key);
+    ds->meta_val = calloc(n_meta ? n_meta : 1, sizeof *ds->meta_val);
+    if (!ds->path || !ds->cols || !ds->rg_rows || !ds->dicts || !ds->meta_key || !ds->meta_val)
+        goto oom;
+    memcpy(ds->cols, s->cols, nc * sizeof *ds->cols);
+    ds->schema.n_cols = nc;
+    ds->schema.cols = ds->cols;
+    for (size_t i = 0; i < n_meta; i++) {
+        ds->meta_key[i] = strdup(keys[i]);
+        ds->meta_val[i] = strdup(vals[i]);
+        ds->n_meta = i + 1;
+        if (!ds->meta_key[i] || !ds->meta_val[i]) goto oom;
+    }
+    /* Fingerprint: schema, then every column's bytes, group by group. */
+    XXH3_state_t *st = XXH3_createState();
+    if (!st) goto oom;
+    XXH3_64bits_reset(st);
+    for (size_t c = 0; c < nc; c++) {
+        XXH3_64bits_update(st, ds->cols[c].name, strlen(ds->cols[c].name) + 1);
+        uint8_t tw[2] = {(uint8_t)ds->cols[c].type, ds->cols[c].weighted};
+        XXH3_64bits_update(st, tw, 2);
+    }
+    for (size_t g = 0; g < n; g++) {
+        const leap_rowgroup *r = &ds->mem[g];
+        size_t rows = r->n_rows;
+        ds->rg_rows[g] = rows;
+        ds->n_rows += rows;
+        for (size_t c = 0; c < nc; c++) {
+            const leap_column *col = &r->cols[c];
+            switch (ds->cols[c].type) {
+            case LEAP_COL_CATEGORICAL: XXH3_64bits_update(st, col->u64, rows * 8); break;
+            case LEAP_COL_TIMESTAMP: XXH3_64bits_update(st, col->i64, rows * 8); break;
+            case LEAP_COL_MULTI_CATEGORICAL:
+                XXH3_64bits_update(st, col->offsets, (rows + 1) * 4);
+                XXH3_64bits_update(st, col->u64, (size_t)col->offsets[rows] * 8);
+                if (ds->cols[c].weighted) XXH3_64bits_update(st, col->vw, (size_t)col->offsets[rows] * 4);
+                break;
+            default: XXH3_64bits_update(st, col->f32, rows * 4);
+            }
+        }
+    }
+    ds->fingerprint = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    *out = ds;
+    return LEAP_OK;
+oom:
+    if (rgs) {
+        for (size_t g = 0; g < n; g++) leap_rowgroup_free(&rgs[g]);
+        free(rgs);
+    }
+    ds_free(ds);
+    return leap_err_set(err, LEAP_ENOMEM, "%s: out of memory", name);
+}
+
 int leap__dataset_read_columns(leap_dataset *ds, size_t g, leap_rowgroup *rg,
                                const uint8_t *want, leap_err *err) {
     if (g >= ds->n_rg)
@@ -675,6 +778,7 @@ int leap__dataset_read_columns(leap_dataset *ds, size_t g, leap_rowgroup *rg,
     for (size_t c = 0; c < nc; c++)
         if (rg->types[c] != ds->cols[c].type || rg->weighted[c] != ds->cols[c].weighted)
             return chunk_err(err, LEAP_EINVAL, ds, g, c, "row group buffer has another type");
+    if (ds->mem) return mem_read(ds, g, rg, want, err);
     rg_scratch *sc = rg->scratch;
     if (!sc) {
         sc = calloc(1, sizeof *sc);

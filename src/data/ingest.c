@@ -41,6 +41,10 @@ typedef struct ing_ctx {
     leap__scratch *scratch; /* [threads] */
     int read_rc;
     leap_err read_err;
+    /* memory mode (w == NULL): decoded row groups are kept here instead */
+    const leap_schema *schema;
+    leap_rowgroup *mem;
+    size_t n_mem, cap_mem;
 } ing_ctx;
 
 static int read_batch(ing_ctx *c, int set, leap_err *err) {
@@ -73,7 +77,7 @@ static int ing_task(void *ctxp, size_t task, int thread) {
     wk->rc = leap__parse_lines(c->p, b->data, b->len, &line, SIZE_MAX, &used, &wk->rg,
                                &c->scratch[thread], c->o->reader.keep_dict ? &wk->dict : NULL,
                                &wk->st, &wk->err);
-    if (wk->rc == LEAP_OK && wk->rg.n_rows > 0)
+    if (wk->rc == LEAP_OK && wk->rg.n_rows > 0 && c->w)
         wk->rc = leap_dataset_encode_row_group(c->w, &wk->rg, &wk->enc, &wk->err);
     return 0;
 }
@@ -120,7 +124,7 @@ static int ingest_one(ing_ctx *c, int threads, leap_ingest_report *rep, leap_pro
                 return wk->rc;
             }
             merge_stats(&rep->stats, &wk->st);
-            for (size_t k = 0; k < wk->dict.n; k++) {
+            for (size_t k = 0; c->w && k < wk->dict.n; k++) {
                 const leap__dict_entry *x = &wk->dict.e[k];
                 if (leap_dataset_writer_add_dict(c->w, x->col, x->hash, wk->dict.text + x->off,
                                                  x->len) != LEAP_OK)
@@ -130,6 +134,22 @@ static int ingest_one(ing_ctx *c, int threads, leap_ingest_report *rep, leap_pro
             if (wk->dict.oom)
                 return leap_err_set(err, LEAP_ENOMEM, "out of memory recording the dictionary");
             if (wk->rg.n_rows == 0) continue;
+            if (!c->w) { /* memory mode: keep the decoded group, give the worker a new one */
+                if (c->n_mem == c->cap_mem) {
+                    size_t ncap = c->cap_mem ? 2 * c->cap_mem : 16;
+                    leap_rowgroup *m = realloc(c->mem, ncap * sizeof *m);
+                    if (!m) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
+                    c->mem = m;
+                    c->cap_mem = ncap;
+                }
+                c->mem[c->n_mem++] = wk->rg;
+                wk->rg_ready = 0;
+                if (leap_rowgroup_init(&wk->rg, c->schema))
+                    return leap_err_set(err, LEAP_ENOMEM, "out of memory");
+                wk->rg_ready = 1;
+                rep->row_groups++;
+                continue;
+            }
             rc = leap_dataset_writer_add_encoded(c->w, &wk->enc, err);
             if (rc) return rc;
             rep->row_groups++;
@@ -152,11 +172,15 @@ static int ingest_one(ing_ctx *c, int threads, leap_ingest_report *rep, leap_pro
     return LEAP_OK;
 }
 
-int leap_ingest(const leap_ingest_opts *o, leap_ingest_report *rep, leap_err *err) {
+/* The ingest pipeline; writes o->output, or (mem_out != NULL) builds an
+ * in-memory dataset named after the first input. */
+static int ingest_impl(const leap_ingest_opts *o, leap_dataset **mem_out, leap_ingest_report *rep,
+                       leap_err *err) {
     memset(rep, 0, sizeof *rep);
     double t0 = leap_now();
     if (!o->inputs || o->n_inputs == 0) return leap_err_set(err, LEAP_EINVAL, "ingest: no input files");
-    if (!o->output || !*o->output) return leap_err_set(err, LEAP_EINVAL, "ingest: no output path");
+    if (!mem_out && (!o->output || !*o->output))
+        return leap_err_set(err, LEAP_EINVAL, "ingest: no output path");
     if (o->row_group_rows > (1u << 30))
         return leap_err_set(err, LEAP_EINVAL, "ingest: row_group_rows %zu is too large",
                             o->row_group_rows);
@@ -190,9 +214,12 @@ int leap_ingest(const leap_ingest_opts *o, leap_ingest_report *rep, leap_err *er
         }
         c.work[i].rg_ready = 1;
     }
-    leap_dataset_write_opts wo = {.zstd_level = o->zstd_level};
-    rc = leap_dataset_writer_create(o->output, &schema, &wo, &c.w, err);
-    if (rc) goto out;
+    c.schema = &schema;
+    if (!mem_out) {
+        leap_dataset_write_opts wo = {.zstd_level = o->zstd_level};
+        rc = leap_dataset_writer_create(o->output, &schema, &wo, &c.w, err);
+        if (rc) goto out;
+    }
 
     for (size_t f = 0; f < o->n_inputs; f++) {
         if (f > 0) {
@@ -213,8 +240,17 @@ int leap_ingest(const leap_ingest_opts *o, leap_ingest_report *rep, leap_err *er
         c.r = NULL;
     }
     if (o->progress) leap_progress_end(&pg);
+    static const char *const fmt_names[LEAP_FMT_COUNT] = {"criteo", "csv", "libsvm"};
+    if (mem_out) {
+        const char *keys[2] = {"source.format", "source.in_memory"};
+        const char *vals[2] = {fmt_names[o->reader.format], "true"};
+        rc = leap_dataset_open_memory(o->inputs[0], &schema, c.mem, c.n_mem, keys, vals, 2,
+                                      mem_out, err);
+        c.mem = NULL; /* owned by the dataset now, even on failure */
+        c.n_mem = 0;
+        goto out;
+    }
     {
-        static const char *const fmt_names[LEAP_FMT_COUNT] = {"criteo", "csv", "libsvm"};
         char buf[256];
         leap_dataset_writer_set_meta(c.w, "source.format", fmt_names[o->reader.format]);
         const char *base = strrchr(o->inputs[0], '/'); /* no folders of this machine */
@@ -245,8 +281,19 @@ out:
     free(c.work);
     free(c.scratch);
     free(cols);
+    for (size_t i = 0; i < c.n_mem; i++) leap_rowgroup_free(&c.mem[i]);
+    free(c.mem);
     rep->seconds = leap_now() - t0;
     return rc;
+}
+
+int leap_ingest(const leap_ingest_opts *o, leap_ingest_report *rep, leap_err *err) {
+    return ingest_impl(o, NULL, rep, err);
+}
+
+int leap_ingest_memory(const leap_ingest_opts *o, leap_dataset **out, leap_ingest_report *rep,
+                       leap_err *err) {
+    return ingest_impl(o, out, rep, err);
 }
 
 int leap_ingest_parse_only(const leap_reader_opts *o, const char *path, leap_read_stats *st,

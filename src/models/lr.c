@@ -104,7 +104,7 @@ static int lr_alloc(const void *opts, const leap_featurizer *fz, int train, lr_m
 }
 
 static int lr_create(const void *opts, const leap_featurizer *fz, leap_model **out, leap_err *err) {
-    lr_model *l;
+    lr_model *l = NULL;
     int rc = lr_alloc(opts, fz, 1, &l, err);
     if (rc) return rc;
     *out = &l->base;
@@ -118,7 +118,14 @@ static inline float ftrl_w(float z, float n, float alpha, float beta, float l1, 
     return -(z - s) / ((beta + sqrtf(n)) / alpha + l2);
 }
 
-#define LR_LOCAL 512 /* weights of a row kept on the stack; longer rows recompute */
+#define LR_LOCAL 256 /* features of a row handled in one block on the stack */
+
+/* One FTRL step for features [a, e) of a row whose coordinates are all in one
+ * block: gather (z, n), compute weights, and return the partial dot product.
+ * Split in phases so the arithmetic loops vectorise (no gathers inside). */
+typedef struct ftrl_block {
+    float z[LR_LOCAL], n[LR_LOCAL], sq[LR_LOCAL], w[LR_LOCAL];
+} ftrl_block;
 
 static void lr_train_ftrl(lr_model *l, const leap_fbatch *b, double sums[2]) {
     const float alpha = (float)l->o.alpha, beta = (float)l->o.beta;
@@ -126,7 +133,7 @@ static void lr_train_ftrl(lr_model *l, const leap_fbatch *b, double sums[2]) {
     const float inv_alpha = 1.0f / alpha;
     const uint32_t bias = l->D - 1;
     float *zn = l->zn;
-    float wl[LR_LOCAL];
+    ftrl_block B;
     double loss = 0, wsum = 0;
     for (size_t r = 0; r < b->n_rows; r++) {
         uint32_t a = b->row_ptr[r], e = b->row_ptr[r + 1];
@@ -137,11 +144,30 @@ static void lr_train_ftrl(lr_model *l, const leap_fbatch *b, double sums[2]) {
                 __builtin_prefetch(&zn[2 * (size_t)b->idx[k]], 1, 1);
         float wb = ftrl_w(zn[2 * bias], zn[2 * bias + 1], alpha, beta, 0.f, 0.f);
         float s = wb;
-        for (uint32_t k = a; k < e; k++) {
-            const float *zi = &zn[2 * (size_t)b->idx[k]];
-            float wi = ftrl_w(zi[0], zi[1], alpha, beta, l1, l2);
-            if (k - a < LR_LOCAL) wl[k - a] = wi;
-            s += wi * b->val[k];
+        /* Rows longer than a block (many multi-valued features) fall back to
+         * the coordinate-at-a-time path below. */
+        int blocked = e - a <= LR_LOCAL;
+        if (blocked) {
+            uint32_t m = e - a;
+            const uint32_t *ix = b->idx + a;
+            const float *xv = b->val + a;
+            for (uint32_t j = 0; j < m; j++) {
+                B.z[j] = zn[2 * (size_t)ix[j]];
+                B.n[j] = zn[2 * (size_t)ix[j] + 1];
+            }
+            for (uint32_t j = 0; j < m; j++) {
+                float z = B.z[j], sq = sqrtf(B.n[j]);
+                float sz = z > 0 ? l1 : -l1;
+                float w = -(z - sz) / ((beta + sq) * inv_alpha + l2);
+                B.sq[j] = sq;
+                B.w[j] = fabsf(z) <= l1 ? 0.f : w;
+            }
+            for (uint32_t j = 0; j < m; j++) s += B.w[j] * xv[j];
+        } else {
+            for (uint32_t k = a; k < e; k++) {
+                const float *zi = &zn[2 * (size_t)b->idx[k]];
+                s += ftrl_w(zi[0], zi[1], alpha, beta, l1, l2) * b->val[k];
+            }
         }
         float p = sigmoidf_clamped(s), y = b->label[r], wt = b->weight[r];
         loss += wt * logloss1(p, y);
@@ -154,13 +180,31 @@ static void lr_train_ftrl(lr_model *l, const leap_fbatch *b, double sums[2]) {
             zi[0] += g - sigma * wb;
             zi[1] = ni + g * g;
         }
-        for (uint32_t k = a; k < e; k++) {
-            float *zi = &zn[2 * (size_t)b->idx[k]];
-            float wi = k - a < LR_LOCAL ? wl[k - a] : ftrl_w(zi[0], zi[1], alpha, beta, l1, l2);
-            float gi = g * b->val[k], ni = zi[1];
-            float sigma = (sqrtf(ni + gi * gi) - sqrtf(ni)) * inv_alpha;
-            zi[0] += gi - sigma * wi;
-            zi[1] = ni + gi * gi;
+        if (blocked) {
+            uint32_t m = e - a;
+            const uint32_t *ix = b->idx + a;
+            const float *xv = b->val + a;
+            for (uint32_t j = 0; j < m; j++) {
+                float gi = g * xv[j], nn = B.n[j] + gi * gi;
+                float sigma = (sqrtf(nn) - B.sq[j]) * inv_alpha;
+                B.z[j] += gi - sigma * B.w[j];
+                B.n[j] = nn;
+            }
+            /* Scatter in order: a coordinate hashed twice in one row keeps the
+             * later update (rare; the gradient of a row is applied once). */
+            for (uint32_t j = 0; j < m; j++) {
+                zn[2 * (size_t)ix[j]] = B.z[j];
+                zn[2 * (size_t)ix[j] + 1] = B.n[j];
+            }
+        } else {
+            for (uint32_t k = a; k < e; k++) {
+                float *zi = &zn[2 * (size_t)b->idx[k]];
+                float wi = ftrl_w(zi[0], zi[1], alpha, beta, l1, l2);
+                float gi = g * b->val[k], ni = zi[1];
+                float sigma = (sqrtf(ni + gi * gi) - sqrtf(ni)) * inv_alpha;
+                zi[0] += gi - sigma * wi;
+                zi[1] = ni + gi * gi;
+            }
         }
     }
     sums[0] += loss;
@@ -253,7 +297,7 @@ static int lr_load(const void *opts, const leap_featurizer *fz, const uint8_t *b
         return leap_err_set(err, LEAP_ECORRUPT,
                             "lr payload: %zu bytes for %u weights does not match 2^hash_bits + 1 = %u",
                             len, D, fz->n_buckets + 1);
-    lr_model *l;
+    lr_model *l = NULL;
     int rc = lr_alloc(opts, fz, 0, &l, err);
     if (rc) return rc;
     memcpy(l->w, buf + sizeof D, (size_t)D * sizeof(float));

@@ -47,6 +47,20 @@ cmp -s raw.tsv ds.tsv || fail "raw and dataset scores differ"
 [ "$(wc -l < raw.tsv)" -eq 60001 ] || fail "expected 60000 scores + header"
 head -1 raw.tsv | grep -q "^label	score$" || fail "bad header: $(head -1 raw.tsv)"
 
+# training straight from the raw file (parsed into memory) equals training on
+# its ingested dataset (same row groups), and -o - writes to standard output
+"$LEAP" ingest --format criteo d.tsv -o d64k.lds >/dev/null 2>&1
+"$LEAP" train --model lr --train d.tsv -o fromraw.leap --threads 1 --seed 3 --epochs 2 --set hash_bits=18 --quiet
+"$LEAP" train --model lr --train d64k.lds -o fromds.leap --threads 1 --seed 3 --epochs 2 --set hash_bits=18 --quiet
+"$LEAP" predict --model fromraw.leap --input d.test.lds -o - 2>/dev/null > r1.tsv
+"$LEAP" predict --model fromds.leap --input d.test.lds -o - 2>/dev/null > r2.tsv
+cmp -s r1.tsv r2.tsv || fail "training from the raw file differs from training on its dataset"
+[ "$(wc -l < r1.tsv)" -eq "$(wc -l < s1.tsv)" ] || fail "-o - wrote a different number of lines"
+printf '1\t1\n' > badtrain.tsv
+expect_fail0() { if "$@" 2> err.txt; then fail "expected failure: $*"; fi; grep -q "badtrain.tsv:1" err.txt || fail "no file:line in $(cat err.txt)"; }
+expect_fail0 "$LEAP" train --model lr --train badtrain.tsv -o bt.leap
+[ ! -e bt.leap ] || fail "bt.leap written by a failed train"
+
 # AdaGrad trains too
 "$LEAP" train --model lr --train d.train.lds -o ada.leap --set optimizer=adagrad --set hash_bits=18 --quiet
 "$LEAP" eval --model ada.leap --data d.test.lds --json > a.json
