@@ -12,7 +12,8 @@
  *   hash         categorical          bucket(field, value hash), value 1
  *   multi_hash   multi_categorical    one bucket per value, value 1 or its weight
  *   log_bucket   numeric              bucket(field, b(x)), value 1, where
- *                                     b(x) = floor(ln(x)^2) for x > 2, else (int)x
+ *                                     b(x) = floor(ln(x)^2) for x > 2, else (int)x,
+ *                                     the two ranges kept apart (1 is not 3)
  *   raw          numeric              bucket(field), value x
  *   Missing values get their own bucket (field, "missing"), value 1.
  */

@@ -26,6 +26,15 @@ static inline int64_t log_bucket_fast(float x) {
     return leap_log_bucket(x);
 }
 
+/* Token of a numeric value under log_bucket: small values (x <= 2) keep their
+ * integer value, larger ones their bucket in a separate token space, so that
+ * x = 1 and x = 3 (both "1" in the classic formula) stay apart. */
+#define LOGB_BIG_TAG (1ULL << 62)
+static inline uint64_t log_token(float x) {
+    uint64_t k = (uint64_t)log_bucket_fast(x);
+    return x > 2.f ? (k | LOGB_BIG_TAG) : k;
+}
+
 static const char *const fz_op_names[] = {
 #define LEAP_XX_FZ(name, str) str,
     LEAP_FZ_OP_MAP(LEAP_XX_FZ)
@@ -291,7 +300,7 @@ int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const le
             case LEAP_FZ_LOG_BUCKET: {
                 float x = c->f32[r];
                 ix = isnan(x) ? bucket(f->seed ^ FZ_MISSING, 0, mask)
-                              : bucket(f->seed, (uint64_t)log_bucket_fast(x), mask);
+                              : bucket(f->seed, log_token(x), mask);
                 break;
             }
             case LEAP_FZ_RAW: {

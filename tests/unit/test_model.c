@@ -232,3 +232,44 @@ TEST(bundle_round_trip_and_refusals) {
     unlink(path);
     rmdir(dir);
 }
+
+/* Numeric log buckets: x <= 2 keeps its integer value, x > 2 its bucket
+ * floor(ln(x)^2) in a separate token space (1 and 3 differ; 3 and 4 share
+ * bucket 1); missing has its own bucket; small integers (table) and large or
+ * fractional values (formula) agree. */
+TEST(featurize_log_buckets) {
+    leap_column_def cols[2] = {{"label", LEAP_COL_LABEL, 0}, {"I1", LEAP_COL_NUMERIC, 0}};
+    leap_schema s = {2, cols};
+    leap_fz_opts o = {20, 0};
+    leap_err err = {0};
+    leap_featurizer fz;
+    ASSERT_OK(leap_featurizer_init(&fz, &o, &s, &err));
+    leap_fz_binding b;
+    ASSERT_OK(leap_fz_bind(&fz, &s, "test", &b, &err));
+    leap_rowgroup rg;
+    ASSERT_OK(leap_rowgroup_init(&rg, &s));
+    const float xs[] = {1, 3, 4, 2, 5, NAN, 5000, 5000.5f, 4095, 4096, -1};
+    size_t n = sizeof xs / sizeof xs[0];
+    ASSERT_OK(leap_rowgroup_reserve(&rg, n, 0));
+    rg.n_rows = n;
+    for (size_t i = 0; i < n; i++) {
+        rg.cols[0].f32[i] = 0;
+        rg.cols[1].f32[i] = xs[i];
+    }
+    leap_fbatch fb = {0};
+    ASSERT_OK(leap_featurize(&fz, &b, &rg, &fb, &err));
+    ASSERT_EQ_INT(fb.row_ptr[n], n);
+    const uint32_t *ix = fb.idx;
+    ASSERT_TRUE(ix[0] != ix[1]); /* 1 vs 3: both "1" in the classic formula */
+    ASSERT_EQ_INT(ix[1], ix[2]); /* 3 and 4: bucket 1 */
+    ASSERT_TRUE(ix[3] != ix[4]); /* 2 vs 5 (bucket 2) */
+    ASSERT_TRUE(ix[5] != ix[0] && ix[5] != ix[1] && ix[5] != ix[3]); /* missing */
+    ASSERT_EQ_INT(ix[6], ix[7]); /* 5000 and 5000.5: bucket 72 through the formula */
+    ASSERT_EQ_INT(leap_log_bucket(4095), leap_log_bucket(4096));
+    ASSERT_EQ_INT(ix[8], ix[9]); /* table edge (4095) agrees with the formula (4096) */
+    ASSERT_TRUE(ix[10] != ix[0]); /* -1 is its own value */
+    leap_fbatch_free(&fb);
+    leap_rowgroup_free(&rg);
+    leap_fz_binding_free(&b);
+    leap_featurizer_free(&fz);
+}
