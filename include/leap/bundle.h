@@ -43,6 +43,10 @@ int leap_bundle_load(const char *path, leap_bundle *b, leap_err *err);
 int leap_bundle_parse(const uint8_t *buf, size_t size, const char *name, leap_bundle *b,
                       leap_err *err);
 void leap_bundle_free(leap_bundle *b);
+/* Testing/fuzzing aid: rewrites the trailing checksum of a bundle image so
+ * that mutated contents reach the parsers behind it. -1 when the section
+ * lengths do not fit size. */
+int leap__bundle_fix_checksum(uint8_t *buf, size_t size);
 
 /* Probabilities on the true base rate: the model's scores corrected for
  * negative downsampling (leap_calibrate_neg_rate). Thread-safe. */

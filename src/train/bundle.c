@@ -302,3 +302,18 @@ void leap_bundle_predict(const leap_bundle *b, const leap_fbatch *fb, float *p) 
     if (b->neg_rate < 1.0)
         for (size_t i = 0; i < fb->n_rows; i++) p[i] = leap_calibrate_neg_rate(p[i], b->neg_rate);
 }
+
+int leap__bundle_fix_checksum(uint8_t *buf, size_t size) {
+    if (size < LEAP_BUNDLE_HEADER + 8) return -1;
+    uint64_t meta_len = get_u64(buf + 16), fz_len = get_u64(buf + 24), zlen = get_u64(buf + 40);
+    uint64_t body = (uint64_t)size - LEAP_BUNDLE_HEADER - 8;
+    if (meta_len > body || fz_len > body || zlen > body || meta_len + fz_len + zlen != body)
+        return -1;
+    const uint8_t *meta = buf + LEAP_BUNDLE_HEADER, *fzt = meta + meta_len, *z = fzt + fz_len;
+    uint64_t sum = leap_hash64(buf, LEAP_BUNDLE_HEADER, 0);
+    sum = leap_mix64(sum, leap_hash64(meta, meta_len, 0));
+    sum = leap_mix64(sum, leap_hash64(fzt, fz_len, 0));
+    sum = leap_mix64(sum, leap_hash64(z, zlen, 0));
+    put_u64(buf + size - 8, sum);
+    return 0;
+}
