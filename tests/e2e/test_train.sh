@@ -61,6 +61,17 @@ expect_fail0() { if "$@" 2> err.txt; then fail "expected failure: $*"; fi; grep 
 expect_fail0 "$LEAP" train --model lr --train badtrain.tsv -o bt.leap
 [ ! -e bt.leap ] || fail "bt.leap written by a failed train"
 
+# negative downsampling: the train split keeps 20% of negatives (weight 5);
+# the bundle stores the rate and scores come back calibrated to the true rate
+"$LEAP" split d.lds --by hash --fractions 0.8,0.1,0.1 --neg-rate 0.2 -o ns >/dev/null
+"$LEAP" train --model lr --train ns.train.lds -o ns.leap --epochs 2 --set hash_bits=18 --quiet
+"$LEAP" inspect ns.leap | grep -q "^neg_sample_rate *0.2" || fail "bundle lacks neg_sample_rate 0.2"
+calib() { "$LEAP" eval --model ns.leap --data "$1" --json | sed -n 's/.*"calibration": *\([0-9.]*\).*/\1/p' | head -1; }
+for part in ns.test.lds ns.valid.lds; do
+    c=$(calib $part)
+    awk -v c="$c" 'BEGIN{exit !(c > 0.93 && c < 1.07)}' || fail "calibration $c on $part not within 7% of 1"
+done
+
 # AdaGrad trains too
 "$LEAP" train --model lr --train d.train.lds -o ada.leap --set optimizer=adagrad --set hash_bits=18 --quiet
 "$LEAP" eval --model ada.leap --data d.test.lds --json > a.json
