@@ -29,5 +29,9 @@ int leap_comm_allreduce_max_f64(leap_comm *c, double *buf, size_t n, leap_err *e
 /* Copies len bytes of root's buf to every rank. */
 int leap_comm_bcast(leap_comm *c, void *buf, size_t len, int root, leap_err *err);
 int leap_comm_barrier(leap_comm *c, leap_err *err);
+/* Ends every rank with exit code `code` (MPI_Abort) when there are several;
+ * a no-op for a single process. For failures on one rank that the others
+ * would otherwise wait for forever. CLI use only. */
+void leap_comm_abort(leap_comm *c, int code);
 
 #endif

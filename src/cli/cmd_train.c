@@ -251,6 +251,7 @@ fail_oom:
     leap_err_set(&err, LEAP_ENOMEM, "out of memory");
 fail:
     leap_cli_fail("train", &err);
+    leap_comm_abort(comm, 1); /* the other ranks would wait for this one forever */
     rc = 1;
 done:
     leap_bundle_free(&b);

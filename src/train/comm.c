@@ -117,3 +117,12 @@ int leap_comm_barrier(leap_comm *c, leap_err *err) {
 #endif
     return LEAP_OK;
 }
+
+void leap_comm_abort(leap_comm *c, int code) {
+#ifdef LEAP_HAVE_MPI
+    if (c && c->mpi && c->size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+#else
+    (void)c;
+    (void)code;
+#endif
+}
