@@ -14,9 +14,26 @@
 #define LEAP_MODEL_H
 
 #include "leap/features.h"
+#include "leap/comm.h"
 #include "leap/options.h"
 
 typedef struct leap_model leap_model;
+
+/* What the trainer offers a model that trains by full passes over the data
+ * (L-BFGS, tree boosting): a parallel map over this rank's training batches
+ * and the communicator to combine the results across ranks. */
+typedef struct leap_fit_io leap_fit_io;
+typedef void (*leap_batch_fn)(void *user, const leap_fbatch *b, int thread);
+struct leap_fit_io {
+    int threads;      /* fn is called with thread in [0, threads) */
+    leap_comm *comm;  /* for allreduce of the per-rank results (NULL = local) */
+    /* Calls fn on every training batch of this rank, on all threads; returns
+     * a status (errors of reading or featurizing the data). */
+    int (*map)(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err);
+    /* Optional progress report after an iteration: mean training loss. */
+    void (*on_iter)(leap_fit_io *io, int iter, double mean_loss, double seconds);
+    void *priv;       /* the trainer's */
+};
 
 /* How a state segment is combined across ranks after each sync interval,
  * starting from the state s0 all ranks shared at the previous sync:
@@ -52,6 +69,10 @@ typedef struct leap_model_ops {
     /* Derives prediction parameters from optimizer state (after training, after
      * a sync, before evaluation). Optional (NULL). */
     void (*refresh)(leap_model *m);
+    /* Optional: trains by full passes through io instead of train_batch
+     * epochs. Returns LEAP_EUNSUPPORTED when the model's options select an
+     * online optimizer (the trainer then runs epochs of train_batch). */
+    int (*fit)(leap_model *m, leap_fit_io *io, leap_err *err);
     /* Appends the parameter payload to out. */
     int (*save)(const leap_model *m, leap_buf *out, leap_err *err);
     /* Rebuilds a model from its payload (opts parsed from the bundle). */

@@ -20,20 +20,15 @@
  * The bundle stores only w (the prediction weights); resuming FTRL from a
  * bundle is not supported.
  */
-#include "leap/model.h"
+#include "lr_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct lr_opts {
-    int optimizer; /* 0 = ftrl, 1 = adagrad */
-    double alpha, beta, l1, l2, lr, weight_decay;
-} lr_opts;
-
 static const leap_opt_def lr_defs[] = {
-    {"optimizer", LEAP_OPT_ENUM, offsetof(lr_opts, optimizer), 0, 0, 1, "ftrl|adagrad",
-     "FTRL-Proximal or AdaGrad-SGD"},
+    {"optimizer", LEAP_OPT_ENUM, offsetof(lr_opts, optimizer), 0, 0, 2, "ftrl|adagrad|lbfgs",
+     "FTRL-Proximal, AdaGrad-SGD (online) or L-BFGS (batch)"},
     {"alpha", LEAP_OPT_FLOAT, offsetof(lr_opts, alpha), 0.05, 1e-6, 100,
      NULL, "FTRL learning-rate scale"},
     {"beta", LEAP_OPT_FLOAT, offsetof(lr_opts, beta), 1.0, 0, 1e6, NULL,
@@ -45,29 +40,12 @@ static const leap_opt_def lr_defs[] = {
      "AdaGrad learning rate"},
     {"weight_decay", LEAP_OPT_FLOAT, offsetof(lr_opts, weight_decay), 0, 0, 1, NULL,
      "AdaGrad per-update L2 decay of touched weights"},
+    {"max_iter", LEAP_OPT_INT, offsetof(lr_opts, max_iter), 100, 1, 100000, NULL,
+     "L-BFGS iterations at most"},
+    {"tol", LEAP_OPT_FLOAT, offsetof(lr_opts, tol), 1e-6, 0, 1, NULL,
+     "L-BFGS stops when the objective improves by less than tol (relative)"},
 };
 static const leap_opt_table lr_table = {"model lr", lr_defs, sizeof lr_defs / sizeof lr_defs[0]};
-
-typedef struct lr_model {
-    leap_model base;
-    lr_opts o;
-    uint32_t D;   /* n_buckets + 1; bias at D - 1 */
-    float *zn;    /* FTRL state [D][2]: z_i, n_i side by side so one cache line
-                     miss fetches both (NULL when loaded from a bundle) */
-    float *g2;    /* AdaGrad Σg² [D] */
-    float *w;     /* prediction weights [D] */
-} lr_model;
-
-static inline float sigmoidf_clamped(float x) {
-    if (x > 35.f) x = 35.f;
-    if (x < -35.f) x = -35.f;
-    return 1.f / (1.f + expf(-x));
-}
-
-static inline double logloss1(float p, float y) {
-    double q = p < 1e-15f ? 1e-15 : (p > 1 - 1e-7f ? 1 - 1e-7 : p);
-    return y > 0.5f ? -log(q) : -log(1.0 - q);
-}
 
 static void lr_destroy(leap_model *m) {
     lr_model *l = (lr_model *)m;
@@ -88,10 +66,10 @@ static int lr_alloc(const void *opts, const leap_featurizer *fz, int train, lr_m
     l->D = fz->n_buckets + 1;
     l->w = calloc(l->D, sizeof *l->w);
     int ok = l->w != NULL;
-    if (train && l->o.optimizer == 0) {
+    if (train && l->o.optimizer == LR_FTRL) {
         l->zn = calloc(2 * (size_t)l->D, sizeof *l->zn);
         ok = ok && l->zn;
-    } else if (train) {
+    } else if (train && l->o.optimizer == LR_ADAGRAD) {
         l->g2 = calloc(l->D, sizeof *l->g2);
         ok = ok && l->g2;
     }
@@ -239,8 +217,9 @@ static void lr_train_adagrad(lr_model *l, const leap_fbatch *b, double sums[2]) 
 
 static void lr_train_batch(leap_model *m, const leap_fbatch *b, int thread, double sums[2]) {
     lr_model *l = (lr_model *)m;
-    if (l->o.optimizer == 0) lr_train_ftrl(l, b, sums);
-    else lr_train_adagrad(l, b, sums);
+    if (l->o.optimizer == LR_FTRL) lr_train_ftrl(l, b, sums);
+    else if (l->o.optimizer == LR_ADAGRAD) lr_train_adagrad(l, b, sums);
+    /* L-BFGS trains in fit(); batches never reach here */
 }
 
 static void lr_predict_batch(const leap_model *m, const leap_fbatch *b, float *p) {
@@ -321,6 +300,7 @@ const leap_model_ops leap_model_lr = {
     .predict_batch = lr_predict_batch,
     .state = lr_state,
     .refresh = lr_refresh,
+    .fit = leap__lr_fit,
     .save = lr_save,
     .load = lr_load,
 };

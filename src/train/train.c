@@ -59,6 +59,8 @@ typedef struct run {
     atomic_size_t rows_done;
     double epoch_start, rows_total;
     int epoch;
+    leap_batch_fn map_fn; /* fit passes: called instead of train_batch */
+    void *map_user;
     leap_err errs[64]; /* per thread */
 } run;
 
@@ -93,6 +95,11 @@ static int train_task(void *vctx, size_t task, int thread) {
     if (R->neg_rate < 1.0) /* train on the sampled distribution: undo the 1/r weights */
         for (size_t i = 0; i < W->fb.n_rows; i++)
             if (W->fb.label[i] < 0.5f) W->fb.weight[i] *= (float)R->neg_rate;
+    if (R->map_fn) {
+        R->map_fn(R->map_user, &W->fb, thread);
+        atomic_fetch_add(&R->rows_done, W->fb.n_rows);
+        return 0;
+    }
     R->m->ops->train_batch(R->m, &W->fb, thread, W->sums);
     size_t done = atomic_fetch_add(&R->rows_done, W->fb.n_rows) + W->fb.n_rows;
     if (thread == 0 && R->ctx->on_progress && leap_comm_rank(R->ctx->comm) == 0) {
@@ -231,6 +238,33 @@ static double run_valid(run *R, leap_err *err) {
     return s[1] > 0 ? s[0] / s[1] : NAN;
 }
 
+/* leap_fit_io.map: one pass over this rank's row groups, in order. */
+static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err) {
+    run *R = io->priv;
+    leap_train_ctx *ctx = R->ctx;
+    int rank = leap_comm_rank(ctx->comm), size = leap_comm_size(ctx->comm);
+    size_t G = leap_dataset_num_row_groups(ctx->train), n = 0;
+    size_t *groups = malloc((G ? G : 1) * sizeof *groups);
+    if (!groups) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
+    for (size_t g = (size_t)rank; g < G; g += (size_t)size) groups[n++] = g;
+    R->ds = ctx->train;
+    R->groups = groups;
+    R->map_fn = fn;
+    R->map_user = user;
+    int rc = leap_parallel_for(ctx->threads, n, train_task, R);
+    R->map_fn = NULL;
+    free(groups);
+    return rc ? thread_error(R, rc, err) : LEAP_OK;
+}
+
+static void fit_on_iter(leap_fit_io *io, int iter, double mean_loss, double seconds) {
+    run *R = io->priv;
+    if (!R->ctx->on_epoch) return;
+    double rows = (double)atomic_load(&R->rows_done);
+    leap_epoch_info ei = {iter, mean_loss, NAN, rows, seconds, seconds > 0 ? rows / seconds : 0, 0};
+    R->ctx->on_epoch(R->ctx->ud, &ei);
+}
+
 int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, leap_err *err) {
     int rc = leap_train_check(ctx, err);
     if (rc) return rc;
@@ -268,6 +302,34 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
     if ((rc = sync_init(&S, m, size > 1, ctx->valid && ctx->o.patience > 0))) {
         rc = leap_err_set(err, LEAP_ENOMEM, "out of memory for model state copies");
         goto done;
+    }
+    if (m->ops->fit) { /* models that train by full passes */
+        leap_fit_io io = {.threads = T, .comm = ctx->comm, .map = fit_map, .on_iter = fit_on_iter,
+                          .priv = R};
+        double t0 = leap_now();
+        atomic_store(&R->rows_done, 0);
+        rc = m->ops->fit(m, &io, err);
+        if (rc == LEAP_OK) {
+            double secs = leap_now() - t0, rows = (double)atomic_load(&R->rows_done);
+            if ((rc = leap_comm_allreduce_sum_f64(ctx->comm, &rows, 1, err))) goto done;
+            if (m->ops->refresh) m->ops->refresh(m);
+            rep->epochs_run = rep->best_epoch = 1;
+            rep->train_seconds = secs;
+            rep->examples = rows;
+            rep->examples_per_s = secs > 0 ? rows / secs : 0;
+            if (ctx->valid) {
+                leap_err verr = {0};
+                rep->best_valid_logloss = run_valid(R, &verr);
+                if (verr.status) {
+                    rc = verr.status;
+                    if (err) *err = verr;
+                }
+            }
+            goto done;
+        }
+        if (rc != LEAP_EUNSUPPORTED) goto done;
+        if (err) memset(err, 0, sizeof *err);
+        rc = LEAP_OK;
     }
     size_t G = leap_dataset_num_row_groups(ctx->train);
     order = malloc((G ? G : 1) * sizeof *order);

@@ -27,4 +27,14 @@ a2=$(auc two.leap)
 echo "1 process: test AUC $a1; mpirun -np 2: test AUC $a2"
 awk -v a="$a1" -v b="$a2" 'BEGIN{d=a-b; if (d<0) d=-d; exit !(d <= 0.002)}' \
     || { echo "FAIL: |AUC(1) - AUC(2)| > 0.002"; exit 1; }
+# L-BFGS allreduces the full gradient: 2 ranks solve the same problem as 1
+"$LEAP" train --model lr --train d.train.lds -o lb1.leap --threads 1 --set optimizer=lbfgs \
+    --set hash_bits=18 --set max_iter=15 --quiet
+"${mpi[@]}" "$LEAP" train --model lr --train d.train.lds -o lb2.leap --threads 1 \
+    --set optimizer=lbfgs --set hash_bits=18 --set max_iter=15 --quiet
+b1=$(auc lb1.leap)
+b2=$(auc lb2.leap)
+echo "L-BFGS 1 process: test AUC $b1; mpirun -np 2: test AUC $b2"
+awk -v a="$b1" -v b="$b2" 'BEGIN{d=a-b; if (d<0) d=-d; exit !(d <= 0.0002)}' \
+    || { echo "FAIL: L-BFGS |AUC(1) - AUC(2)| > 0.0002"; exit 1; }
 echo "test_mpi_train: ok"

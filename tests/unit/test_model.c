@@ -273,3 +273,93 @@ TEST(featurize_log_buckets) {
     leap_fz_binding_free(&b);
     leap_featurizer_free(&fz);
 }
+
+/* ---- L-BFGS against an independent Newton solve ---------------------------- */
+static const leap_fbatch *lbfgs_batch;
+static int fake_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err) {
+    fn(user, lbfgs_batch, 0);
+    return 0;
+}
+
+/* 50 rows: 30 with coordinate 3 (10 clicks), 20 with coordinate 7 (15 clicks).
+ * Objective Σ logloss + (l2/2)(wA² + wB²), bias free. Newton's method with the
+ * exact 3x3 Hessian gives the reference optimum; L-BFGS must land within 1e-4
+ * (its stopping tolerance, 1e-10 relative here, bounds the error far below). */
+TEST(lbfgs_matches_newton_optimum) {
+    enum { N = 50 };
+    uint32_t row_ptr[N + 1], idx[N];
+    float val[N], label[N], weight[N];
+    for (int i = 0; i < N; i++) {
+        row_ptr[i] = (uint32_t)i;
+        idx[i] = i < 30 ? 3 : 7;
+        val[i] = 1;
+        label[i] = (i < 30) ? (i < 10) : (i - 30 < 15);
+        weight[i] = 1;
+    }
+    row_ptr[N] = N;
+    leap_fbatch b = {.n_rows = N, .row_ptr = row_ptr, .idx = idx, .val = val, .label = label,
+                     .weight = weight};
+    lbfgs_batch = &b;
+    const double l2 = 2.0;
+    /* Newton on (bias, wA, wB) */
+    double th[3] = {0, 0, 0};
+    for (int it = 0; it < 50; it++) {
+        double g[3] = {0, l2 * th[1], l2 * th[2]}, H[3][3] = {{0, 0, 0}, {0, l2, 0}, {0, 0, l2}};
+        for (int i = 0; i < N; i++) {
+            int f = i < 30 ? 1 : 2;
+            double p = 1 / (1 + exp(-(th[0] + th[f]))), h = p * (1 - p);
+            g[0] += p - label[i];
+            g[f] += p - label[i];
+            H[0][0] += h;
+            H[f][f] += h;
+            H[0][f] += h;
+            H[f][0] += h;
+        }
+        /* solve H dx = g (3x3, Gaussian elimination) */
+        double M[3][4];
+        for (int r = 0; r < 3; r++) {
+            for (int c = 0; c < 3; c++) M[r][c] = H[r][c];
+            M[r][3] = g[r];
+        }
+        for (int c = 0; c < 3; c++)
+            for (int r = c + 1; r < 3; r++) {
+                double q = M[r][c] / M[c][c];
+                for (int k = c; k < 4; k++) M[r][k] -= q * M[c][k];
+            }
+        double dx[3];
+        for (int r = 2; r >= 0; r--) {
+            double s = M[r][3];
+            for (int k = r + 1; k < 3; k++) s -= M[r][k] * dx[k];
+            dx[r] = s / M[r][r];
+        }
+        for (int k = 0; k < 3; k++) th[k] -= dx[k];
+    }
+    leap_featurizer fz;
+    small_fz(&fz);
+    const leap_model_ops *ops = leap_model_find("lr");
+    char obj[256];
+    leap_opts_defaults(ops->opts, obj);
+    leap_err err = {0};
+    ASSERT_OK(leap_opts_set(ops->opts, obj, "optimizer", "lbfgs", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, obj, "l2", "2", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, obj, "tol", "1e-10", &err));
+    leap_model *m;
+    ASSERT_OK(ops->create(obj, &fz, &m, &err));
+    leap_fit_io io = {.threads = 1, .comm = NULL, .map = fake_map};
+    ASSERT_OK(ops->fit(m, &io, &err));
+    float p[2];
+    uint32_t rp[3] = {0, 1, 2}, qi[2] = {3, 7};
+    float qv[2] = {1, 1}, ql[2] = {0, 0}, qw[2] = {1, 1};
+    leap_fbatch q = {.n_rows = 2, .row_ptr = rp, .idx = qi, .val = qv, .label = ql, .weight = qw};
+    ops->predict_batch(m, &q, p);
+    ASSERT_NEAR(p[0], 1 / (1 + exp(-(th[0] + th[1]))), 1e-4);
+    ASSERT_NEAR(p[1], 1 / (1 + exp(-(th[0] + th[2]))), 1e-4);
+    /* an online optimizer declines fit() */
+    leap_model *m2;
+    leap_opts_defaults(ops->opts, obj);
+    ASSERT_OK(ops->create(obj, &fz, &m2, &err));
+    ASSERT_EQ_INT(ops->fit(m2, &io, &err), LEAP_EUNSUPPORTED);
+    ops->destroy(m2);
+    ops->destroy(m);
+    leap_featurizer_free(&fz);
+}
