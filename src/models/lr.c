@@ -42,7 +42,7 @@ static const leap_opt_def lr_defs[] = {
      "AdaGrad per-update L2 decay of touched weights"},
     {"max_iter", LEAP_OPT_INT, offsetof(lr_opts, max_iter), 100, 1, 100000, NULL,
      "L-BFGS iterations at most"},
-    {"tol", LEAP_OPT_FLOAT, offsetof(lr_opts, tol), 1e-6, 0, 1, NULL,
+    {"tol", LEAP_OPT_FLOAT, offsetof(lr_opts, tol), 1e-8, 0, 1, NULL,
      "L-BFGS stops when the objective improves by less than tol (relative)"},
 };
 static const leap_opt_table lr_table = {"model lr", lr_defs, sizeof lr_defs / sizeof lr_defs[0]};
