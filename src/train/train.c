@@ -61,13 +61,54 @@ typedef struct run {
     int epoch;
     leap_batch_fn map_fn; /* fit passes: called instead of train_batch */
     void *map_user;
+    /* Fit passes keep each row group's featurized batch after the first pass
+     * (while within LEAP_FIT_CACHE_BYTES), so later passes skip decoding and
+     * featurizing. Indexed like the pass's task list. */
+    leap_fbatch *cache;
+    size_t n_cache;
+    atomic_int cache_state; /* 0: filling, 1: complete, -1: off (over budget or no memory) */
+    atomic_size_t cache_bytes;
+    int fit_iters; /* iterations a fit reported */
     leap_err errs[64]; /* per thread */
 } run;
+
+#define LEAP_FIT_CACHE_BYTES ((size_t)4 << 30)
+
+/* Deep copy of a batch into exactly sized buffers; 0 on success. */
+static int fbatch_copy(leap_fbatch *to, const leap_fbatch *from) {
+    size_t n = from->n_rows, nnz = from->row_ptr[n];
+    memset(to, 0, sizeof *to);
+    to->row_ptr = malloc((n + 1) * sizeof *to->row_ptr);
+    to->label = malloc((n ? n : 1) * sizeof *to->label);
+    to->weight = malloc((n ? n : 1) * sizeof *to->weight);
+    to->idx = malloc((nnz ? nnz : 1) * sizeof *to->idx);
+    to->val = malloc((nnz ? nnz : 1) * sizeof *to->val);
+    to->field = malloc((nnz ? nnz : 1) * sizeof *to->field);
+    if (!to->row_ptr || !to->label || !to->weight || !to->idx || !to->val || !to->field) {
+        leap_fbatch_free(to);
+        return -1;
+    }
+    to->n_rows = n;
+    to->row_cap = n;
+    to->nnz_cap = nnz;
+    memcpy(to->row_ptr, from->row_ptr, (n + 1) * sizeof *to->row_ptr);
+    memcpy(to->label, from->label, n * sizeof *to->label);
+    memcpy(to->weight, from->weight, n * sizeof *to->weight);
+    memcpy(to->idx, from->idx, nnz * sizeof *to->idx);
+    memcpy(to->val, from->val, nnz * sizeof *to->val);
+    memcpy(to->field, from->field, nnz * sizeof *to->field);
+    return 0;
+}
 
 static int train_task(void *vctx, size_t task, int thread) {
     run *R = vctx;
     worker *W = &R->w[thread];
     leap_err *err = &R->errs[thread % 64];
+    if (R->map_fn && R->cache_state == 1) {
+        R->map_fn(R->map_user, &R->cache[task], thread);
+        atomic_fetch_add(&R->rows_done, R->cache[task].n_rows);
+        return 0;
+    }
     size_t g = R->groups[task];
     int rc = leap_dataset_read_row_group(R->ds, g, R->valid_pass ? &W->vrg : &W->rg, err);
     if (rc) return rc;
@@ -98,6 +139,12 @@ static int train_task(void *vctx, size_t task, int thread) {
     if (R->map_fn) {
         R->map_fn(R->map_user, &W->fb, thread);
         atomic_fetch_add(&R->rows_done, W->fb.n_rows);
+        if (R->cache_state == 0) {
+            size_t n = W->fb.n_rows, bytes = (n + 1) * 12 + (size_t)W->fb.row_ptr[n] * 10;
+            if (atomic_fetch_add(&R->cache_bytes, bytes) + bytes > LEAP_FIT_CACHE_BYTES ||
+                fbatch_copy(&R->cache[task], &W->fb) != 0)
+                atomic_store(&R->cache_state, -1);
+        }
         return 0;
     }
     R->m->ops->train_batch(R->m, &W->fb, thread, W->sums);
@@ -247,6 +294,11 @@ static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err)
     size_t *groups = malloc((G ? G : 1) * sizeof *groups);
     if (!groups) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
     for (size_t g = (size_t)rank; g < G; g += (size_t)size) groups[n++] = g;
+    if (!R->cache && R->cache_state == 0) {
+        R->cache = calloc(n ? n : 1, sizeof *R->cache);
+        R->n_cache = n;
+        if (!R->cache) R->cache_state = -1;
+    }
     R->ds = ctx->train;
     R->groups = groups;
     R->map_fn = fn;
@@ -254,11 +306,19 @@ static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err)
     int rc = leap_parallel_for(ctx->threads, n, train_task, R);
     R->map_fn = NULL;
     free(groups);
-    return rc ? thread_error(R, rc, err) : LEAP_OK;
+    if (rc) return thread_error(R, rc, err);
+    if (R->cache_state == 0) R->cache_state = 1; /* every batch is cached now */
+    if (R->cache_state == -1 && R->cache) {     /* over budget: drop what was kept */
+        for (size_t i = 0; i < R->n_cache; i++) leap_fbatch_free(&R->cache[i]);
+        free(R->cache);
+        R->cache = NULL;
+    }
+    return LEAP_OK;
 }
 
 static void fit_on_iter(leap_fit_io *io, int iter, double mean_loss, double seconds) {
     run *R = io->priv;
+    R->fit_iters = iter;
     if (!R->ctx->on_epoch) return;
     double rows = (double)atomic_load(&R->rows_done);
     leap_epoch_info ei = {iter, mean_loss, NAN, rows, seconds, seconds > 0 ? rows / seconds : 0, 0};
@@ -313,7 +373,7 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
             double secs = leap_now() - t0, rows = (double)atomic_load(&R->rows_done);
             if ((rc = leap_comm_allreduce_sum_f64(ctx->comm, &rows, 1, err))) goto done;
             if (m->ops->refresh) m->ops->refresh(m);
-            rep->epochs_run = rep->best_epoch = 1;
+            rep->epochs_run = rep->best_epoch = R->fit_iters > 0 ? R->fit_iters : 1;
             rep->train_seconds = secs;
             rep->examples = rows;
             rep->examples_per_s = secs > 0 ? rows / secs : 0;
@@ -427,6 +487,10 @@ done:
             free(R->w[t].pred);
         }
     leap_fz_binding_free(&R->vbind_proto);
+    if (R->cache) {
+        for (size_t i = 0; i < R->n_cache; i++) leap_fbatch_free(&R->cache[i]);
+        free(R->cache);
+    }
     free(R->w);
     free(R);
     free(order);
