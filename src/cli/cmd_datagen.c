@@ -7,12 +7,14 @@
  * one-line error and exit 2, before any file is touched.
  */
 #include "cli/cli.h"
+#include "leap/ingest.h"
 #include "leap/datagen.h"
 
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A usage error: the one-line message, exit code 2. */
 #define USAGE_FAIL(...) (leap_cli_failf("datagen", __VA_ARGS__), 2)
@@ -33,7 +35,8 @@ static const flag_def flags[] = {
     {"--seed", NULL, "S", FLAG_U64, offsetof(leap_datagen_opts, seed),
      "seed of the hidden truth and of the draws (default 42)"},
     {"--output", "-o", "PATH", FLAG_STR, offsetof(leap_datagen_opts, output),
-     "Criteo TSV to write; the true p go to PATH.truth (required)"},
+     "Criteo TSV to write, or a dataset when PATH ends in .lds; the true p go to\n"
+     "                         PATH.truth (required)"},
     {"--threads", NULL, "N", FLAG_INT, offsetof(leap_datagen_opts, threads),
      "worker threads, 0 = all cores (default 0); output is the same for any N"},
     {"--ctr", NULL, "X", FLAG_DOUBLE, offsetof(leap_datagen_opts, base_ctr),
@@ -124,9 +127,37 @@ int leap_cmd_datagen(int argc, char **argv) {
     leap_err err = {0};
     if (leap_datagen_check(&o, &err) != LEAP_OK)
         return (leap_cli_fail("datagen", &err), 2);
+    /* -o X.lds: generate the TSV next to it, ingest it, keep X.lds and
+     * X.lds.truth, remove the TSV. */
+    const char *final = o.output;
+    size_t fl = strlen(final);
+    int to_dataset = fl > 4 && !strcmp(final + fl - 4, ".lds");
+    char tsv[4200], truth_tmp[4300], truth[4300];
+    if (to_dataset) {
+        if (fl + 40 > sizeof tsv) return leap_cli_failf("datagen", "%s: path too long", final);
+        snprintf(tsv, sizeof tsv, "%s.gen.%ld.tsv", final, (long)getpid());
+        snprintf(truth_tmp, sizeof truth_tmp, "%s.truth", tsv);
+        snprintf(truth, sizeof truth, "%s.truth", final);
+        o.output = tsv;
+    }
     leap_datagen_report rep;
     if (leap_datagen(&o, &rep, &err) != LEAP_OK)
         return leap_cli_fail("datagen", &err);
+    if (to_dataset) {
+        const char *in[1] = {tsv};
+        leap_ingest_opts io = {.reader = {.format = LEAP_FMT_CRITEO, .bad_rows = LEAP_BAD_ROWS_FAIL},
+                               .inputs = in, .n_inputs = 1, .output = final, .threads = o.threads};
+        leap_ingest_report irep;
+        int rc = leap_ingest(&io, &irep, &err);
+        if (rc == LEAP_OK && rename(truth_tmp, truth) != 0)
+            rc = leap_err_set(&err, LEAP_EIO, "%s: cannot rename to %s", truth_tmp, truth);
+        remove(tsv);
+        if (rc) {
+            remove(truth_tmp);
+            return leap_cli_fail("datagen", &err);
+        }
+        o.output = final;
+    }
 
     printf("datagen: wrote %s and %s.truth\n", o.output, o.output);
     printf("  rows            %" PRIu64 "\n", rep.rows);

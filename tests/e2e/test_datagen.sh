@@ -75,6 +75,18 @@ bad_run "unwritable folder" --rows 10 -o "$dir/bad/no/such/x.tsv"
 
 "$LEAP" datagen --help | grep -q -- "--rows" || fail "--help does not list --rows"
 
+# -o X.lds writes a dataset directly (and X.lds.truth); no temporary file remains
+ddir=$(mktemp -d)
+if "$LEAP" datagen --rows 5000 --seed 9 -o "$ddir/g.lds" >/dev/null 2>&1 &&
+   [ -f "$ddir/g.lds" ] && [ "$(wc -l < "$ddir/g.lds.truth")" -eq 5000 ] &&
+   [ "$(ls "$ddir" | wc -l)" -eq 2 ] &&
+   "$LEAP" split "$ddir/g.lds" --fractions 0.5,0.5 -o "$ddir/g" >/dev/null 2>&1; then :
+else
+    echo "FAIL: datagen -o X.lds" >&2
+    fails=$((fails + 1))
+fi
+rm -rf "$ddir"
+
 if [ $fails -ne 0 ]; then
     echo "test_datagen.sh: $fails failure(s)" >&2
     exit 1
