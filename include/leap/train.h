@@ -58,6 +58,7 @@ typedef struct leap_train_report {
     int epochs_run;
     int best_epoch;
     double best_valid_logloss; /* NaN without validation data */
+    double train_logloss;      /* progressive logloss of the last epoch (fit: final objective / weight) */
     double train_seconds;      /* all epochs, training loops only */
     double examples;           /* all epochs, all ranks */
     double examples_per_s;     /* examples / train_seconds */

@@ -219,6 +219,8 @@ int leap_cmd_train(int argc, char **argv) {
             snprintf(v, sizeof v, "%.9g", rep.best_valid_logloss);
             leap_bundle_meta_set(&b, "metrics.valid_logloss", v);
         }
+        snprintf(v, sizeof v, "%.9g", rep.train_logloss);
+        leap_bundle_meta_set(&b, "metrics.train_logloss", v);
         const char *sfmt = leap_dataset_meta_get(dtrain, "source.format");
         if (sfmt) leap_bundle_meta_set(&b, "source.format", sfmt);
         for (size_t i = 0; i < leap_train_opt_table.n; i++) {

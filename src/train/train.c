@@ -68,7 +68,8 @@ typedef struct run {
     size_t n_cache;
     atomic_int cache_state; /* 0: filling, 1: complete, -1: off (over budget or no memory) */
     atomic_size_t cache_bytes;
-    int fit_iters; /* iterations a fit reported */
+    int fit_iters;   /* iterations a fit reported */
+    double fit_loss; /* its last mean loss */
     leap_err errs[64]; /* per thread */
 } run;
 
@@ -319,6 +320,7 @@ static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err)
 static void fit_on_iter(leap_fit_io *io, int iter, double mean_loss, double seconds) {
     run *R = io->priv;
     R->fit_iters = iter;
+    R->fit_loss = mean_loss;
     if (!R->ctx->on_epoch) return;
     double rows = (double)atomic_load(&R->rows_done);
     leap_epoch_info ei = {iter, mean_loss, NAN, rows, seconds, seconds > 0 ? rows / seconds : 0, 0};
@@ -330,6 +332,7 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
     if (rc) return rc;
     memset(rep, 0, sizeof *rep);
     rep->best_valid_logloss = NAN;
+    rep->train_logloss = NAN;
     run *R = calloc(1, sizeof *R);
     state_sync S;
     memset(&S, 0, sizeof S);
@@ -374,6 +377,7 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
             if ((rc = leap_comm_allreduce_sum_f64(ctx->comm, &rows, 1, err))) goto done;
             if (m->ops->refresh) m->ops->refresh(m);
             rep->epochs_run = rep->best_epoch = R->fit_iters > 0 ? R->fit_iters : 1;
+            rep->train_logloss = R->fit_iters > 0 ? R->fit_loss : NAN;
             rep->train_seconds = secs;
             rep->examples = rows;
             rep->examples_per_s = secs > 0 ? rows / secs : 0;
@@ -444,6 +448,7 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
         leap_epoch_info ei = {ep + 1, s[1] > 0 ? s[0] / s[1] : NAN, NAN, s[2], smax,
                               smax > 0 ? s[2] / smax : 0, 0};
         rep->epochs_run = ep + 1;
+        rep->train_logloss = ei.train_logloss;
         rep->train_seconds += smax;
         rep->examples += s[2];
         int stop = 0;
