@@ -281,6 +281,59 @@ int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const le
         out->label[r] = lab ? lab[r] : 0.0f;
         out->weight[r] = wt ? wt[r] : 1.0f;
     }
+    /* Every field single-valued (the common case): row r's features sit at
+     * [r*F, r*F + F). Rows go in tiles of FZ_TILE: within a tile each field
+     * is filled for all its rows, so the input is read one column at a time
+     * (a single sequential stream instead of F at once) while the output tile
+     * (FZ_TILE * F entries) stays in cache. */
+    int single = 1;
+    for (size_t i = 0; i < fz->n_fields; i++) single &= fz->fields[i].op != LEAP_FZ_MULTI_HASH;
+    if (single) {
+        enum { FZ_TILE = 128 };
+        const size_t F = fz->n_fields;
+        for (size_t r = 0; r <= n; r++) out->row_ptr[r] = (uint32_t)(r * F);
+        for (size_t t0 = 0; t0 < n; t0 += FZ_TILE) {
+            size_t t1 = t0 + FZ_TILE < n ? t0 + FZ_TILE : n;
+            for (size_t i = 0; i < F; i++) {
+                const leap_fz_field *f = &fz->fields[i];
+                const leap_column *c = &rg->cols[b->col[i]];
+                const uint32_t miss = bucket(f->seed ^ FZ_MISSING, 0, mask);
+                uint32_t *ix = out->idx + i;
+                float *vv = out->val + i;
+                uint16_t *ff = out->field + i;
+                switch (f->op) {
+                case LEAP_FZ_HASH:
+                    for (size_t r = t0; r < t1; r++) {
+                        uint64_t h = c->u64[r];
+                        ix[r * F] = h ? bucket(f->seed, h, mask) : miss;
+                        vv[r * F] = 1.0f;
+                        ff[r * F] = (uint16_t)i;
+                    }
+                    break;
+                case LEAP_FZ_LOG_BUCKET:
+                    for (size_t r = t0; r < t1; r++) {
+                        float x = c->f32[r];
+                        ix[r * F] = isnan(x) ? miss : bucket(f->seed, log_token(x), mask);
+                        vv[r * F] = 1.0f;
+                        ff[r * F] = (uint16_t)i;
+                    }
+                    break;
+                case LEAP_FZ_RAW: {
+                    const uint32_t rawb = bucket(f->seed, 0x726177ULL, mask);
+                    for (size_t r = t0; r < t1; r++) {
+                        float x = c->f32[r];
+                        ix[r * F] = isnan(x) ? miss : rawb;
+                        vv[r * F] = isnan(x) ? 1.0f : x;
+                        ff[r * F] = (uint16_t)i;
+                    }
+                    break;
+                }
+                default: break;
+                }
+            }
+        }
+        return LEAP_OK;
+    }
     /* Row-major output: fields are visited per row so each row's features
      * are contiguous. */
     uint32_t k = 0;
