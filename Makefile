@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 10
 
-.PHONY: all setup build demo test test-fast test-asan fuzz bench clean
+.PHONY: all setup build demo test test-fast test-asan fuzz format format-check bench clean
 
 all: build
 
@@ -32,7 +32,14 @@ test-asan: setup
 fuzz: setup
 	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
-test: test-fast test-asan fuzz
+format:
+	@git ls-files '*.c' '*.h' | grep -v '^tests/ref/' | xargs clang-format -i
+
+format-check: setup
+	@git ls-files '*.c' '*.h' | grep -v '^tests/ref/' | xargs clang-format --dry-run --Werror
+	@echo "format-check: clean"
+
+test: format-check test-fast test-asan fuzz
 	@echo "make test: all suites passed"
 
 bench: build

@@ -17,7 +17,8 @@ static void try_load(const uint8_t *buf, size_t size) {
     if (leap_bundle_parse(buf, size, "fuzz", &b, &err) == LEAP_OK) {
         uint32_t rp[2] = {0, 1}, idx[1] = {0};
         float val[1] = {1}, lab[1] = {0}, w[1] = {1}, p[1];
-        leap_fbatch fb = {.n_rows = 1, .row_ptr = rp, .idx = idx, .val = val, .label = lab, .weight = w};
+        leap_fbatch fb = {
+            .n_rows = 1, .row_ptr = rp, .idx = idx, .val = val, .label = lab, .weight = w};
         leap_bundle_predict(&b, &fb, p);
         leap_bundle_free(&b);
     }
@@ -26,7 +27,8 @@ static void try_load(const uint8_t *buf, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size >= LEAP_BUNDLE_HEADER) {
         uint64_t raw = 0;
-        for (int i = 0; i < 8; i++) raw |= (uint64_t)data[32 + i] << (8 * i);
+        for (int i = 0; i < 8; i++)
+            raw |= (uint64_t)data[32 + i] << (8 * i);
         if (raw > (64u << 20)) return 0;
     }
     try_load(data, size);

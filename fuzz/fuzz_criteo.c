@@ -11,7 +11,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int mode = 0; mode < 2; mode++) {
-        leap_reader_opts o = {.format = LEAP_FMT_CRITEO, .schema_path = NULL,
+        leap_reader_opts o = {.format = LEAP_FMT_CRITEO,
+                              .schema_path = NULL,
                               .bad_rows = mode ? LEAP_BAD_ROWS_SKIP : LEAP_BAD_ROWS_FAIL,
                               .keep_dict = mode};
         leap_reader *r;

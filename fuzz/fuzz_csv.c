@@ -31,7 +31,8 @@ static const char *schema_path(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int mode = 0; mode < 2; mode++) {
-        leap_reader_opts o = {.format = LEAP_FMT_CSV, .schema_path = schema_path(),
+        leap_reader_opts o = {.format = LEAP_FMT_CSV,
+                              .schema_path = schema_path(),
                               .bad_rows = mode ? LEAP_BAD_ROWS_SKIP : LEAP_BAD_ROWS_FAIL,
                               .keep_dict = mode};
         leap_reader *r;

@@ -16,18 +16,18 @@
 
 #include "leap/model.h"
 
-#define LEAP_BUNDLE_MAGIC "LEAPMDL" /* 8 bytes with the NUL */
+#define LEAP_BUNDLE_MAGIC   "LEAPMDL" /* 8 bytes with the NUL */
 #define LEAP_BUNDLE_VERSION 1
-#define LEAP_BUNDLE_HEADER 48
+#define LEAP_BUNDLE_HEADER  48
 
 typedef struct leap_bundle {
     size_t n_meta;
-    char **keys, **vals;        /* metadata [n_meta], owned */
-    leap_featurizer fz;         /* owned */
+    char **keys, **vals; /* metadata [n_meta], owned */
+    leap_featurizer fz;  /* owned */
     const leap_model_ops *ops;
-    void *opts;                 /* model options struct, owned */
-    leap_model *model;          /* owned */
-    double neg_rate;            /* negative downsampling rate of the training data; 1 = none */
+    void *opts;        /* model options struct, owned */
+    leap_model *model; /* owned */
+    double neg_rate;   /* negative downsampling rate of the training data; 1 = none */
 } leap_bundle;
 
 /* Sets or replaces a metadata entry (copied). Keys: [A-Za-z0-9_.]; values one line. */

@@ -19,16 +19,16 @@
 #define LEAP_VERSION "0.1.0"
 
 /* One table generates the status enum and its messages (libuv style). */
-#define LEAP_STATUS_MAP(XX)                                                    \
-    XX(OK, "ok")                                                               \
-    XX(EINVAL, "invalid argument")                                             \
-    XX(EIO, "input/output error")                                              \
-    XX(ENOMEM, "out of memory")                                                \
-    XX(EPARSE, "parse error")                                                  \
-    XX(ECORRUPT, "corrupt file")                                               \
-    XX(EVERSION, "unsupported format version")                                 \
-    XX(ENOTFOUND, "not found")                                                 \
-    XX(EUNSUPPORTED, "unsupported")                                            \
+#define LEAP_STATUS_MAP(XX)                                                                        \
+    XX(OK, "ok")                                                                                   \
+    XX(EINVAL, "invalid argument")                                                                 \
+    XX(EIO, "input/output error")                                                                  \
+    XX(ENOMEM, "out of memory")                                                                    \
+    XX(EPARSE, "parse error")                                                                      \
+    XX(ECORRUPT, "corrupt file")                                                                   \
+    XX(EVERSION, "unsupported format version")                                                     \
+    XX(ENOTFOUND, "not found")                                                                     \
+    XX(EUNSUPPORTED, "unsupported")                                                                \
     XX(ECOMM, "communication error")
 
 typedef enum leap_status {
@@ -87,8 +87,8 @@ static inline double leap_rng_uniform(leap_rng *r) {
  * PATH "-" (standard output) or an existing non-regular file (a pipe, a
  * device such as /dev/stdout) is written directly instead. */
 typedef struct leap_afile {
-    FILE *fp;       /* open for writing between open and commit/abort */
-    int direct;     /* 1: writing PATH itself (not a regular file) */
+    FILE *fp;   /* open for writing between open and commit/abort */
+    int direct; /* 1: writing PATH itself (not a regular file) */
     char path[4096];
     char tmp[4096];
 } leap_afile;

@@ -23,9 +23,9 @@
 #include "leap/core.h"
 
 #define LEAP_DATAGEN_DEFAULT_CTR 0.25
-#define LEAP_DATAGEN_MAX_ROWS (1ULL << 36) /* 8 bytes of memory per row are kept */
-#define LEAP_DATAGEN_NUM_FIELDS 13         /* I1..I13 */
-#define LEAP_DATAGEN_CAT_FIELDS 26         /* C1..C26 */
+#define LEAP_DATAGEN_MAX_ROWS    (1ULL << 36) /* 8 bytes of memory per row are kept */
+#define LEAP_DATAGEN_NUM_FIELDS  13           /* I1..I13 */
+#define LEAP_DATAGEN_CAT_FIELDS  26           /* C1..C26 */
 
 typedef struct leap_datagen_opts {
     uint64_t rows;

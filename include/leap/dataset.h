@@ -30,17 +30,17 @@
 
 #include "leap/core.h"
 
-#define LEAP_DS_MAGIC "LEAPDS\x00\x01" /* 8 bytes at both ends of the file */
-#define LEAP_DS_VERSION 1
-#define LEAP_NAME_MAX 64
+#define LEAP_DS_MAGIC               "LEAPDS\x00\x01" /* 8 bytes at both ends of the file */
+#define LEAP_DS_VERSION             1
+#define LEAP_NAME_MAX               64
 #define LEAP_DEFAULT_ROW_GROUP_ROWS 65536
 
-#define LEAP_COL_TYPE_MAP(XX)                                                  \
-    XX(LABEL, "label")                                                         \
-    XX(NUMERIC, "numeric")                                                     \
-    XX(CATEGORICAL, "categorical")                                             \
-    XX(MULTI_CATEGORICAL, "multi_categorical")                                 \
-    XX(WEIGHT, "weight")                                                       \
+#define LEAP_COL_TYPE_MAP(XX)                                                                      \
+    XX(LABEL, "label")                                                                             \
+    XX(NUMERIC, "numeric")                                                                         \
+    XX(CATEGORICAL, "categorical")                                                                 \
+    XX(MULTI_CATEGORICAL, "multi_categorical")                                                     \
+    XX(WEIGHT, "weight")                                                                           \
     XX(TIMESTAMP, "timestamp")
 
 typedef enum leap_col_type {
@@ -166,7 +166,7 @@ int leap_dataset_writer_set_meta(leap_dataset_writer *w, const char *key, const 
 typedef struct leap_encoded_rg {
     size_t n_rows;
     size_t n_chunks;
-    uint8_t *buf;        /* all chunks back to back */
+    uint8_t *buf; /* all chunks back to back */
     size_t len, cap;
     size_t *chunk_off;   /* [n_cols] offset in buf */
     size_t *chunk_len;   /* [n_cols] compressed length */

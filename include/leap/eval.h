@@ -22,9 +22,9 @@ typedef struct leap_metrics {
     double calibration; /* Σ w·p / Σ w·y */
     double pr_auc;      /* weighted average precision (step-wise, ties grouped) */
     /* Reliability table: 10 equal-width bins of p over [0, 1]. */
-    double rel_w[LEAP_RELIABILITY_BINS];      /* weight in bin */
-    double rel_pred[LEAP_RELIABILITY_BINS];   /* mean predicted p */
-    double rel_obs[LEAP_RELIABILITY_BINS];    /* observed click rate */
+    double rel_w[LEAP_RELIABILITY_BINS];    /* weight in bin */
+    double rel_pred[LEAP_RELIABILITY_BINS]; /* mean predicted p */
+    double rel_obs[LEAP_RELIABILITY_BINS];  /* observed click rate */
 } leap_metrics;
 
 /* Computes all metrics. p: predicted probabilities [n]; y: labels in {0,1}

@@ -23,10 +23,10 @@
 #include "leap/dataset.h"
 #include "leap/options.h"
 
-#define LEAP_FZ_OP_MAP(XX)                                                     \
-    XX(HASH, "hash")                                                           \
-    XX(MULTI_HASH, "multi_hash")                                               \
-    XX(LOG_BUCKET, "log_bucket")                                               \
+#define LEAP_FZ_OP_MAP(XX)                                                                         \
+    XX(HASH, "hash")                                                                               \
+    XX(MULTI_HASH, "multi_hash")                                                                   \
+    XX(LOG_BUCKET, "log_bucket")                                                                   \
     XX(RAW, "raw")
 
 typedef enum leap_fz_op {
@@ -41,7 +41,7 @@ const char *leap_fz_op_name(leap_fz_op op);
 typedef struct leap_fz_field {
     char column[LEAP_NAME_MAX]; /* source column name */
     leap_fz_op op;
-    uint64_t seed;              /* per-field hash seed (from the field index) */
+    uint64_t seed; /* per-field hash seed (from the field index) */
 } leap_fz_field;
 
 /* User options of the featurizer (its option table below). */
@@ -53,7 +53,7 @@ extern const leap_opt_table leap_fz_opt_table;
 
 typedef struct leap_featurizer {
     leap_fz_opts opts;
-    uint32_t n_buckets;         /* 2^hash_bits */
+    uint32_t n_buckets; /* 2^hash_bits */
     size_t n_fields;
     leap_fz_field *fields;      /* [n_fields], owned */
     char label[LEAP_NAME_MAX];  /* label column name ("" when none) */

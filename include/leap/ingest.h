@@ -26,7 +26,7 @@ typedef struct leap_reader_opts {
     leap_format format;
     const char *schema_path; /* YAML schema, LEAP_FMT_CSV only */
     leap_bad_rows bad_rows;
-    int keep_dict;           /* remember raw category strings (see leap_reader_dict_*) */
+    int keep_dict; /* remember raw category strings (see leap_reader_dict_*) */
 } leap_reader_opts;
 
 #define LEAP_MAX_BAD_LINES 10
@@ -43,8 +43,7 @@ typedef struct leap_reader leap_reader;
 /* Opens one input file (compression detected from the name and magic bytes).
  * The schema (fixed for criteo/libsvm, from the YAML file for csv) is
  * available right after open. */
-int leap_reader_open(const leap_reader_opts *o, const char *path, leap_reader **out,
-                     leap_err *err);
+int leap_reader_open(const leap_reader_opts *o, const char *path, leap_reader **out, leap_err *err);
 const leap_schema *leap_reader_schema(const leap_reader *r);
 /* Reads up to max_rows rows into rg (rg initialised for the reader's schema).
  * rg->n_rows == 0 means end of input. */
@@ -55,8 +54,8 @@ void leap_reader_close(leap_reader *r);
 /* Same as leap_reader_open over data[0..len) (plain, gzip or zstd bytes),
  * which is borrowed and must outlive the reader; name is only used in
  * messages (NULL = "<memory>"). For fuzzing and tests. */
-int leap_reader_open_mem(const leap_reader_opts *o, const void *data, size_t len,
-                         const char *name, leap_reader **out, leap_err *err);
+int leap_reader_open_mem(const leap_reader_opts *o, const void *data, size_t len, const char *name,
+                         leap_reader **out, leap_err *err);
 
 /* With keep_dict: raw text of the categorical values read so far, one entry
  * per distinct (column, hash), in first-seen order. Pointers are valid until
@@ -69,11 +68,11 @@ typedef struct leap_ingest_opts {
     leap_reader_opts reader;
     const char *const *inputs; /* [n_inputs] paths; globs already expanded */
     size_t n_inputs;
-    const char *output;        /* dataset path */
-    int threads;               /* 0 = all cores */
-    size_t row_group_rows;     /* 0 = LEAP_DEFAULT_ROW_GROUP_ROWS */
-    int zstd_level;            /* 0 = default */
-    int progress;              /* show a progress bar when stderr is a terminal */
+    const char *output;    /* dataset path */
+    int threads;           /* 0 = all cores */
+    size_t row_group_rows; /* 0 = LEAP_DEFAULT_ROW_GROUP_ROWS */
+    int zstd_level;        /* 0 = default */
+    int progress;          /* show a progress bar when stderr is a terminal */
 } leap_ingest_opts;
 
 typedef struct leap_ingest_report {

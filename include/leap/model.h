@@ -25,14 +25,14 @@ typedef struct leap_model leap_model;
 typedef struct leap_fit_io leap_fit_io;
 typedef void (*leap_batch_fn)(void *user, const leap_fbatch *b, int thread);
 struct leap_fit_io {
-    int threads;      /* fn is called with thread in [0, threads) */
-    leap_comm *comm;  /* for allreduce of the per-rank results (NULL = local) */
+    int threads;     /* fn is called with thread in [0, threads) */
+    leap_comm *comm; /* for allreduce of the per-rank results (NULL = local) */
     /* Calls fn on every training batch of this rank, on all threads; returns
      * a status (errors of reading or featurizing the data). */
     int (*map)(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err);
     /* Optional progress report after an iteration: mean training loss. */
     void (*on_iter)(leap_fit_io *io, int iter, double mean_loss, double seconds);
-    void *priv;       /* the trainer's */
+    void *priv; /* the trainer's */
 };
 
 /* How a state segment is combined across ranks after each sync interval,

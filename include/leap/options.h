@@ -22,7 +22,7 @@ typedef enum leap_opt_type {
 typedef struct leap_opt_def {
     const char *name;
     leap_opt_type type;
-    size_t offset;       /* offsetof the field in the component's struct */
+    size_t offset; /* offsetof the field in the component's struct */
     double def, min, max;
     const char *choices; /* LEAP_OPT_ENUM only: "ftrl|adagrad" */
     const char *help;

@@ -18,9 +18,9 @@
 
 typedef struct leap_train_opts {
     int epochs;
-    int patience;      /* epochs without validation improvement before stopping; 0 = never stop */
-    double min_delta;  /* improvement smaller than this does not count */
-    int sync_every;    /* row groups per thread between cross-rank syncs */
+    int patience;     /* epochs without validation improvement before stopping; 0 = never stop */
+    double min_delta; /* improvement smaller than this does not count */
+    int sync_every;   /* row groups per thread between cross-rank syncs */
 } leap_train_opts;
 extern const leap_opt_table leap_train_opt_table;
 
@@ -33,21 +33,21 @@ typedef struct leap_progress_info {
 
 typedef struct leap_epoch_info {
     int epoch;
-    double train_logloss;  /* progressive (before-update) logloss over the epoch, all ranks */
-    double valid_logloss;  /* NaN without validation data */
-    double examples;       /* all ranks */
-    double seconds;        /* training time of the epoch, without validation */
+    double train_logloss; /* progressive (before-update) logloss over the epoch, all ranks */
+    double valid_logloss; /* NaN without validation data */
+    double examples;      /* all ranks */
+    double seconds;       /* training time of the epoch, without validation */
     double examples_per_s;
-    int best;              /* 1 when this epoch is the best so far */
+    int best; /* 1 when this epoch is the best so far */
 } leap_epoch_info;
 
 typedef struct leap_train_ctx {
     leap_train_opts o;
-    int threads;            /* >= 1 */
+    int threads; /* >= 1 */
     uint64_t seed;
-    leap_comm *comm;        /* NULL = local */
-    leap_dataset *train;    /* required */
-    leap_dataset *valid;    /* optional */
+    leap_comm *comm;     /* NULL = local */
+    leap_dataset *train; /* required */
+    leap_dataset *valid; /* optional */
     const leap_featurizer *fz;
     void (*on_progress)(void *ud, const leap_progress_info *pi); /* optional, rank 0 only */
     void (*on_epoch)(void *ud, const leap_epoch_info *ei);       /* optional, every rank */
@@ -58,11 +58,12 @@ typedef struct leap_train_report {
     int epochs_run;
     int best_epoch;
     double best_valid_logloss; /* NaN without validation data */
-    double train_logloss;      /* progressive logloss of the last epoch (fit: final objective / weight) */
-    double train_seconds;      /* all epochs, training loops only */
-    double examples;           /* all epochs, all ranks */
-    double examples_per_s;     /* examples / train_seconds */
-    double neg_rate;           /* downsampling rate read from the training data (1 = none) */
+    double
+        train_logloss; /* progressive logloss of the last epoch (fit: final objective / weight) */
+    double train_seconds;  /* all epochs, training loops only */
+    double examples;       /* all epochs, all ranks */
+    double examples_per_s; /* examples / train_seconds */
+    double neg_rate;       /* downsampling rate read from the training data (1 = none) */
 } leap_train_report;
 
 int leap_train_check(const leap_train_ctx *ctx, leap_err *err);

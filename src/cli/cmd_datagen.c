@@ -83,8 +83,7 @@ static int set_flag(const flag_def *d, const char *v, leap_datagen_opts *o) {
         *(double *)(void *)base = x;
         return 0;
     case FLAG_STR:
-        if (!v[0])
-            return USAGE_FAIL("%s: empty value", d->name);
+        if (!v[0]) return USAGE_FAIL("%s: empty value", d->name);
         *(const char **)(void *)base = v;
         return 0;
     }
@@ -107,26 +106,20 @@ int leap_cmd_datagen(int argc, char **argv) {
                 (flags[i].alias && !eq && !strcmp(arg, flags[i].alias)))
                 d = &flags[i];
         }
-        if (!d)
-            return USAGE_FAIL("unknown option '%s' (see leap datagen --help)", arg);
+        if (!d) return USAGE_FAIL("unknown option '%s' (see leap datagen --help)", arg);
         const char *v = eq ? eq + 1 : NULL;
         if (!v) {
-            if (a + 1 >= argc)
-                return USAGE_FAIL("%s: missing value", d->name);
+            if (a + 1 >= argc) return USAGE_FAIL("%s: missing value", d->name);
             v = argv[++a];
         }
         int rc = set_flag(d, v, &o);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
-    if (o.rows == 0)
-        return USAGE_FAIL("--rows is required");
-    if (!o.output)
-        return USAGE_FAIL("-o PATH is required");
+    if (o.rows == 0) return USAGE_FAIL("--rows is required");
+    if (!o.output) return USAGE_FAIL("-o PATH is required");
 
     leap_err err = {0};
-    if (leap_datagen_check(&o, &err) != LEAP_OK)
-        return (leap_cli_fail("datagen", &err), 2);
+    if (leap_datagen_check(&o, &err) != LEAP_OK) return (leap_cli_fail("datagen", &err), 2);
     /* -o X.lds: generate the TSV next to it, ingest it, keep X.lds and
      * X.lds.truth, remove the TSV. */
     const char *final = o.output;
@@ -141,12 +134,15 @@ int leap_cmd_datagen(int argc, char **argv) {
         o.output = tsv;
     }
     leap_datagen_report rep;
-    if (leap_datagen(&o, &rep, &err) != LEAP_OK)
-        return leap_cli_fail("datagen", &err);
+    if (leap_datagen(&o, &rep, &err) != LEAP_OK) return leap_cli_fail("datagen", &err);
     if (to_dataset) {
         const char *in[1] = {tsv};
-        leap_ingest_opts io = {.reader = {.format = LEAP_FMT_CRITEO, .bad_rows = LEAP_BAD_ROWS_FAIL},
-                               .inputs = in, .n_inputs = 1, .output = final, .threads = o.threads};
+        leap_ingest_opts io = {
+            .reader = {.format = LEAP_FMT_CRITEO, .bad_rows = LEAP_BAD_ROWS_FAIL},
+            .inputs = in,
+            .n_inputs = 1,
+            .output = final,
+            .threads = o.threads};
         leap_ingest_report irep;
         int rc = leap_ingest(&io, &irep, &err);
         if (rc == LEAP_OK && rename(truth_tmp, truth) != 0)

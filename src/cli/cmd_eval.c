@@ -11,8 +11,10 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: leap eval --model M.leap --data D.lds [--json] [--slice-by COLUMN] [--slices N]\n"
-               "                 [--threads N]\n");
+    fprintf(
+        f,
+        "usage: leap eval --model M.leap --data D.lds [--json] [--slice-by COLUMN] [--slices N]\n"
+        "                 [--threads N]\n");
 }
 
 /* Human name of a slice key: dictionary text, number, or hex hash. */
@@ -22,18 +24,22 @@ static void slice_name(leap_dataset *ds, int col, uint64_t key, char *buf, size_
     const char *txt;
     size_t tl;
     if (t == LEAP_COL_CATEGORICAL) {
-        if (key == 0) snprintf(buf, len, "(missing)");
+        if (key == 0)
+            snprintf(buf, len, "(missing)");
         else if (leap_dataset_dict_lookup(ds, (size_t)col, key, &txt, &tl) == 0)
             snprintf(buf, len, "%.*s", (int)tl, txt);
-        else snprintf(buf, len, "#%016" PRIx64, key);
+        else
+            snprintf(buf, len, "#%016" PRIx64, key);
     } else if (t == LEAP_COL_TIMESTAMP) {
         snprintf(buf, len, "%" PRId64, (int64_t)key);
     } else {
         float f;
         uint32_t u = (uint32_t)key;
         memcpy(&f, &u, sizeof f);
-        if (isnan(f)) snprintf(buf, len, "(missing)");
-        else snprintf(buf, len, "%.9g", f);
+        if (isnan(f))
+            snprintf(buf, len, "(missing)");
+        else
+            snprintf(buf, len, "%.9g", f);
     }
 }
 
@@ -41,9 +47,12 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
     }
     fputc('"', f);
 }
@@ -53,10 +62,10 @@ int leap_cmd_eval(int argc, char **argv) {
     int json = 0, threads = 0;
     int64_t max_slices = 10;
     static const struct option lo[] = {
-        {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
-        {"json", no_argument, 0, 'J'}, {"slice-by", required_argument, 0, 'b'},
+        {"model", required_argument, 0, 'm'},  {"data", required_argument, 0, 'd'},
+        {"json", no_argument, 0, 'J'},         {"slice-by", required_argument, 0, 'b'},
         {"slices", required_argument, 0, 'n'}, {"threads", required_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
@@ -73,7 +82,8 @@ int leap_cmd_eval(int argc, char **argv) {
             break;
         case 'j':
             if (leap_parse_i64(optarg, &v) || v < 1 || v > 1024)
-                return leap_cli_failf("eval", "--threads: '%s' is not an integer in [1, 1024]", optarg);
+                return leap_cli_failf("eval", "--threads: '%s' is not an integer in [1, 1024]",
+                                      optarg);
             threads = (int)v;
             break;
         case 'h': usage(stdout); return 0;
@@ -84,7 +94,8 @@ int leap_cmd_eval(int argc, char **argv) {
         }
     }
     if (!model || !data || optind < argc) {
-        leap_cli_failf("eval", optind < argc ? "unexpected argument" : "--model and --data are required");
+        leap_cli_failf("eval",
+                       optind < argc ? "unexpected argument" : "--model and --data are required");
         usage(stderr);
         return 2;
     }
@@ -113,8 +124,10 @@ int leap_cmd_eval(int argc, char **argv) {
         }
         leap_col_type t = s->cols[key_col].type;
         if (t != LEAP_COL_CATEGORICAL && t != LEAP_COL_NUMERIC && t != LEAP_COL_TIMESTAMP) {
-            leap_err_set(&err, LEAP_EINVAL, "--slice-by: column '%s' is %s; slicing needs a "
-                         "categorical, numeric or timestamp column", slice_by, leap_col_type_name(t));
+            leap_err_set(&err, LEAP_EINVAL,
+                         "--slice-by: column '%s' is %s; slicing needs a "
+                         "categorical, numeric or timestamp column",
+                         slice_by, leap_col_type_name(t));
             goto fail;
         }
     }

@@ -57,7 +57,8 @@ static int path_push(path_list *l, const char *s) {
 }
 
 static void path_free(path_list *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
     free(l->v);
 }
 
@@ -106,7 +107,8 @@ static int ingest_mpi(leap_ingest_opts *o, leap_comm *comm, leap_err *err) {
         free(parts);
         return leap_cli_failf("ingest", "out of memory");
     }
-    for (size_t i = (size_t)rank; i < n_all; i += (size_t)size) mine[n_mine++] = all[i];
+    for (size_t i = (size_t)rank; i < n_all; i += (size_t)size)
+        mine[n_mine++] = all[i];
     for (int r = 0; r < size; r++) {
         size_t len = strlen(o->output) + 32;
         parts[r] = malloc(len);
@@ -148,15 +150,24 @@ static int ingest_mpi(leap_ingest_opts *o, leap_comm *comm, leap_err *err) {
 done:
     leap_comm_barrier(comm, NULL);
     if (n_mine > 0 && parts[rank]) remove(parts[rank]);
-    for (int r = 0; r < size; r++) free(parts[r]);
+    for (int r = 0; r < size; r++)
+        free(parts[r]);
     free(parts);
     free(mine);
     return rc;
 }
 
 int leap_cmd_ingest(int argc, char **argv) {
-    enum { OPT_FORMAT = 256, OPT_SCHEMA, OPT_THREADS, OPT_BAD, OPT_DICT, OPT_RG, OPT_ZSTD,
-           OPT_PARSE_ONLY };
+    enum {
+        OPT_FORMAT = 256,
+        OPT_SCHEMA,
+        OPT_THREADS,
+        OPT_BAD,
+        OPT_DICT,
+        OPT_RG,
+        OPT_ZSTD,
+        OPT_PARSE_ONLY
+    };
     static const struct option longopts[] = {
         {"format", required_argument, NULL, OPT_FORMAT},
         {"schema", required_argument, NULL, OPT_SCHEMA},
@@ -185,7 +196,8 @@ int leap_cmd_ingest(int argc, char **argv) {
             int f = leap_format_from_name(optarg);
             if (f < 0)
                 return leap_cli_failf("ingest", "--format '%s': expected criteo, csv or libsvm",
-                                      optarg), 2;
+                                      optarg),
+                       2;
             o.reader.format = (leap_format)f;
             break;
         }
@@ -197,21 +209,27 @@ int leap_cmd_ingest(int argc, char **argv) {
             o.threads = (int)v;
             break;
         case OPT_BAD:
-            if (!strcmp(optarg, "fail")) o.reader.bad_rows = LEAP_BAD_ROWS_FAIL;
-            else if (!strcmp(optarg, "skip")) o.reader.bad_rows = LEAP_BAD_ROWS_SKIP;
-            else return leap_cli_failf("ingest", "--bad-rows '%s': expected fail or skip", optarg), 2;
+            if (!strcmp(optarg, "fail"))
+                o.reader.bad_rows = LEAP_BAD_ROWS_FAIL;
+            else if (!strcmp(optarg, "skip"))
+                o.reader.bad_rows = LEAP_BAD_ROWS_SKIP;
+            else
+                return leap_cli_failf("ingest", "--bad-rows '%s': expected fail or skip", optarg),
+                       2;
             break;
         case OPT_DICT: o.reader.keep_dict = 1; break;
         case OPT_RG:
             if (leap_parse_i64(optarg, &v) || v < 1 || v > (1 << 30))
                 return leap_cli_failf("ingest", "--row-group-rows '%s': expected 1..%d", optarg,
-                                      1 << 30), 2;
+                                      1 << 30),
+                       2;
             o.row_group_rows = (size_t)v;
             break;
         case OPT_ZSTD:
             if (leap_parse_i64(optarg, &v) || v < -7 || v > 22 || v == 0)
-                return leap_cli_failf("ingest", "--zstd-level '%s': expected -7..-1 (fast) or 1..22",
-                                      optarg), 2;
+                return leap_cli_failf("ingest",
+                                      "--zstd-level '%s': expected -7..-1 (fast) or 1..22", optarg),
+                       2;
             o.zstd_level = (int)v;
             break;
         case OPT_PARSE_ONLY: parse_only = 1; break;
@@ -282,8 +300,8 @@ int leap_cmd_ingest(int argc, char **argv) {
     print_bad(&rep.stats);
     printf("ingested %" PRIu64 " rows (%" PRIu64 " bad rows skipped) from %zu file%s into %s: "
            "%zu row groups, %.1f MB in %.3f s, %.1f MB/s\n",
-           rep.stats.rows, rep.stats.bad_rows, in.n, in.n == 1 ? "" : "s", o.output,
-           rep.row_groups, (double)rep.stats.bytes / 1e6, rep.seconds,
+           rep.stats.rows, rep.stats.bad_rows, in.n, in.n == 1 ? "" : "s", o.output, rep.row_groups,
+           (double)rep.stats.bytes / 1e6, rep.seconds,
            rep.seconds > 0 ? (double)rep.stats.bytes / 1e6 / rep.seconds : 0.0);
     path_free(&in);
     return 0;

@@ -14,7 +14,8 @@ int leap_cmd_inspect(int argc, char **argv) {
     if (leap_bundle_load(argv[1], &b, &err)) return leap_cli_fail("inspect", &err);
     printf("bundle      %s\n", argv[1]);
     printf("format      %d\n", LEAP_BUNDLE_VERSION);
-    for (size_t i = 0; i < b.n_meta; i++) printf("%-28s %s\n", b.keys[i], b.vals[i]);
+    for (size_t i = 0; i < b.n_meta; i++)
+        printf("%-28s %s\n", b.keys[i], b.vals[i]);
     printf("featurizer.buckets           %u (hash_bits %d)\n", b.fz.n_buckets, b.fz.opts.hash_bits);
     printf("featurizer.fields            %zu:", b.fz.n_fields);
     for (size_t i = 0; i < b.fz.n_fields; i++)

@@ -35,10 +35,12 @@ static void write_key(FILE *f, leap_dataset *ds, const leap_rowgroup *rg, int co
         const char *s;
         size_t len;
         uint64_t h = c->u64[i];
-        if (h == 0) fputs("", f);
+        if (h == 0)
+            fputs("", f);
         else if (ds && leap_dataset_dict_lookup(ds, (size_t)col, h, &s, &len) == 0)
             fprintf(f, "%.*s", (int)len, s);
-        else fprintf(f, "#%016" PRIx64, h);
+        else
+            fprintf(f, "#%016" PRIx64, h);
         break;
     }
     case LEAP_COL_TIMESTAMP:
@@ -76,13 +78,18 @@ static int pred_one(void *vctx, size_t t, int thread) {
 }
 
 int leap_cmd_predict(int argc, char **argv) {
-    const char *model = NULL, *input = NULL, *out = NULL, *fmt = NULL, *schema = NULL, *keyname = NULL;
+    const char *model = NULL, *input = NULL, *out = NULL, *fmt = NULL, *schema = NULL,
+               *keyname = NULL;
     int threads = 0;
-    static const struct option lo[] = {
-        {"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
-        {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
-        {"schema", required_argument, 0, 's'}, {"key", required_argument, 0, 'k'},
-        {"threads", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"model", required_argument, 0, 'm'},
+                                       {"input", required_argument, 0, 'i'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {"format", required_argument, 0, 'f'},
+                                       {"schema", required_argument, 0, 's'},
+                                       {"key", required_argument, 0, 'k'},
+                                       {"threads", required_argument, 0, 'j'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
@@ -97,7 +104,8 @@ int leap_cmd_predict(int argc, char **argv) {
         case 'k': keyname = optarg; break;
         case 'j':
             if (leap_parse_i64(optarg, &v) || v < 1 || v > 1024)
-                return leap_cli_failf("predict", "--threads: '%s' is not an integer in [1, 1024]", optarg);
+                return leap_cli_failf("predict", "--threads: '%s' is not an integer in [1, 1024]",
+                                      optarg);
             threads = (int)v;
             break;
         case 'h': usage(stdout); return 0;
@@ -108,7 +116,8 @@ int leap_cmd_predict(int argc, char **argv) {
         }
     }
     if (!model || !input || !out || optind < argc) {
-        leap_cli_failf("predict", optind < argc ? "unexpected argument" : "--model, --input and -o are required");
+        leap_cli_failf("predict", optind < argc ? "unexpected argument"
+                                                : "--model, --input and -o are required");
         usage(stderr);
         return 2;
     }
@@ -139,11 +148,12 @@ int leap_cmd_predict(int argc, char **argv) {
         if (!fmt) fmt = "criteo";
         int f = leap_format_from_name(fmt);
         if (f < 0) {
-            leap_err_set(&err, LEAP_EINVAL, "--format: unknown format '%s' (criteo, csv, libsvm)", fmt);
+            leap_err_set(&err, LEAP_EINVAL, "--format: unknown format '%s' (criteo, csv, libsvm)",
+                         fmt);
             goto fail;
         }
-        leap_reader_opts ro = {.format = (leap_format)f, .schema_path = schema,
-                               .bad_rows = LEAP_BAD_ROWS_FAIL};
+        leap_reader_opts ro = {
+            .format = (leap_format)f, .schema_path = schema, .bad_rows = LEAP_BAD_ROWS_FAIL};
         if (leap_reader_open(&ro, input, &rd, &err)) goto fail;
         s = leap_reader_schema(rd);
     }
@@ -184,7 +194,8 @@ int leap_cmd_predict(int argc, char **argv) {
                 if (g >= G) break;
                 if (leap_dataset_read_row_group(ds, g++, &rgs[filled], &err)) goto fail;
             } else {
-                if (leap_reader_next(rd, &rgs[filled], LEAP_DEFAULT_ROW_GROUP_ROWS, &err)) goto fail;
+                if (leap_reader_next(rd, &rgs[filled], LEAP_DEFAULT_ROW_GROUP_ROWS, &err))
+                    goto fail;
                 if (rgs[filled].n_rows == 0) break;
             }
         }

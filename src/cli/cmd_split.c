@@ -64,13 +64,15 @@ int leap_cmd_split(int argc, char **argv) {
         case OPT_SEED:
             if (leap_parse_i64(optarg, &v) || v < 0)
                 return leap_cli_failf("split", "--seed '%s': expected a non-negative integer",
-                                      optarg), 2;
+                                      optarg),
+                       2;
             o.seed = (uint64_t)v;
             break;
         case OPT_NEG_RATE:
             if (leap_parse_double(optarg, &d) || !(d > 0 && d <= 1))
                 return leap_cli_failf("split", "--neg-rate '%s': expected a number in (0, 1]",
-                                      optarg), 2;
+                                      optarg),
+                       2;
             o.neg_rate = d;
             break;
         case OPT_THREADS:
@@ -81,7 +83,8 @@ int leap_cmd_split(int argc, char **argv) {
         case OPT_ZSTD:
             if (leap_parse_i64(optarg, &v) || v < -100 || v > 22)
                 return leap_cli_failf("split", "--zstd-level '%s': expected a level up to 22",
-                                      optarg), 2;
+                                      optarg),
+                       2;
             o.zstd_level = (int)v;
             break;
         case 'h': split_usage(stdout); return 0;
@@ -97,7 +100,8 @@ int leap_cmd_split(int argc, char **argv) {
     if (optind >= argc) return leap_cli_failf("split", "no input dataset given (see --help)"), 2;
     if (optind != argc - 1)
         return leap_cli_failf("split", "expected one input dataset, got %d (see --help)",
-                              argc - optind), 2;
+                              argc - optind),
+               2;
     o.input = argv[optind];
     if (leap_split_opts_check(&o, &err)) return leap_cli_fail("split", &err), 2;
 
@@ -110,8 +114,7 @@ int leap_cmd_split(int argc, char **argv) {
         if (rep.has_label && rep.rows[s]) {
             printf("  positives %.4f%%", 100.0 * (double)rep.positives[s] / (double)rep.rows[s]);
             if (s == 0 && o.neg_rate > 0 && rep.weight_sum[s] > 0)
-                printf(" (weighted %.4f%%)",
-                       100.0 * rep.weighted_positives[s] / rep.weight_sum[s]);
+                printf(" (weighted %.4f%%)", 100.0 * rep.weighted_positives[s] / rep.weight_sum[s]);
         }
         printf("\n");
     }

@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 static void usage(FILE *f, const leap_model_ops *ops) {
-    fprintf(f, "usage: leap train --model MODEL --train TRAIN.lds [--valid VALID.lds] -o OUT.leap\n"
-               "                  [--threads N] [--seed S] [--epochs E] [--set KEY=VALUE]... [--quiet]\n"
-               "                  [--format criteo|csv|libsvm] [--schema S.yaml]\n\n"
-               "TRAIN and VALID are datasets (leap ingest) or raw log files; raw files are\n"
-               "parsed on all cores into memory (--format, default criteo) and not written.\n\n");
+    fprintf(
+        f,
+        "usage: leap train --model MODEL --train TRAIN.lds [--valid VALID.lds] -o OUT.leap\n"
+        "                  [--threads N] [--seed S] [--epochs E] [--set KEY=VALUE]... [--quiet]\n"
+        "                  [--format criteo|csv|libsvm] [--schema S.yaml]\n\n"
+        "TRAIN and VALID are datasets (leap ingest) or raw log files; raw files are\n"
+        "parsed on all cores into memory (--format, default criteo) and not written.\n\n");
     if (!ops) {
         fprintf(f, "models:\n");
         for (size_t i = 0; i < leap_model_count(); i++)
@@ -64,9 +66,11 @@ static int open_input(const char *path, const char *fmt, const char *schema, int
     if (is_dataset_file(path)) return leap_dataset_open(path, out, err);
     int f = leap_format_from_name(fmt ? fmt : "criteo");
     if (f < 0) return leap_err_set(err, LEAP_EINVAL, "--format: unknown format '%s'", fmt);
-    leap_ingest_opts o = {.reader = {.format = (leap_format)f, .schema_path = schema,
-                                     .bad_rows = LEAP_BAD_ROWS_FAIL},
-                          .inputs = &path, .n_inputs = 1, .threads = threads};
+    leap_ingest_opts o = {
+        .reader = {.format = (leap_format)f, .schema_path = schema, .bad_rows = LEAP_BAD_ROWS_FAIL},
+        .inputs = &path,
+        .n_inputs = 1,
+        .threads = threads};
     leap_ingest_report rep;
     return leap_ingest_memory(&o, out, &rep, err);
 }
@@ -83,19 +87,26 @@ static void on_epoch(void *ud, const leap_epoch_info *ei) {
 }
 
 int leap_cmd_train(int argc, char **argv) {
-    const char *model = NULL, *train = NULL, *valid = NULL, *out = NULL, *fmt = NULL, *schema = NULL;
+    const char *model = NULL, *train = NULL, *valid = NULL, *out = NULL, *fmt = NULL,
+               *schema = NULL;
     int threads = 0, help = 0, quiet = 0;
     const char *epochs = NULL;
     uint64_t seed = 1;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     size_t n_sets = 0;
-    static const struct option lo[] = {
-        {"model", required_argument, 0, 'm'}, {"train", required_argument, 0, 't'},
-        {"valid", required_argument, 0, 'v'}, {"output", required_argument, 0, 'o'},
-        {"threads", required_argument, 0, 'j'}, {"seed", required_argument, 0, 's'},
-        {"epochs", required_argument, 0, 'e'}, {"set", required_argument, 0, 'S'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
-        {"format", required_argument, 0, 'f'}, {"schema", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"model", required_argument, 0, 'm'},
+                                       {"train", required_argument, 0, 't'},
+                                       {"valid", required_argument, 0, 'v'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {"threads", required_argument, 0, 'j'},
+                                       {"seed", required_argument, 0, 's'},
+                                       {"epochs", required_argument, 0, 'e'},
+                                       {"set", required_argument, 0, 'S'},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {"format", required_argument, 0, 'f'},
+                                       {"schema", required_argument, 0, 'c'},
+                                       {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
@@ -109,14 +120,16 @@ int leap_cmd_train(int argc, char **argv) {
         case 'j':
             if (leap_parse_i64(optarg, &v) || v < 1 || v > 1024) {
                 free(sets);
-                return leap_cli_failf("train", "--threads: '%s' is not an integer in [1, 1024]", optarg);
+                return leap_cli_failf("train", "--threads: '%s' is not an integer in [1, 1024]",
+                                      optarg);
             }
             threads = (int)v;
             break;
         case 's':
             if (leap_parse_i64(optarg, &v) || v < 0) {
                 free(sets);
-                return leap_cli_failf("train", "--seed: '%s' is not a non-negative integer", optarg);
+                return leap_cli_failf("train", "--seed: '%s' is not a non-negative integer",
+                                      optarg);
             }
             seed = (uint64_t)v;
             break;
@@ -193,9 +206,16 @@ int leap_cmd_train(int argc, char **argv) {
     if (ops->create(b.opts, &b.fz, &b.model, &err)) goto fail;
 
     train_ui ui = {quiet, isatty(2), rank};
-    leap_train_ctx ctx = {.o = to, .threads = threads, .seed = seed, .comm = comm,
-                          .train = dtrain, .valid = dvalid, .fz = &b.fz,
-                          .on_progress = on_progress, .on_epoch = on_epoch, .ud = &ui};
+    leap_train_ctx ctx = {.o = to,
+                          .threads = threads,
+                          .seed = seed,
+                          .comm = comm,
+                          .train = dtrain,
+                          .valid = dvalid,
+                          .fz = &b.fz,
+                          .on_progress = on_progress,
+                          .on_epoch = on_epoch,
+                          .ud = &ui};
     leap_train_report rep;
     if (leap_train_run(&ctx, b.model, &rep, &err)) goto fail;
     b.neg_rate = rep.neg_rate;
@@ -243,7 +263,9 @@ int leap_cmd_train(int argc, char **argv) {
         leap_bundle_meta_set(&b, "trainer.examples_per_s", v);
         if (leap_bundle_save(out, &b, &err)) goto fail;
         if (!quiet)
-            fprintf(stderr, "trained %s: %d epoch(s), best %d, %.2fM examples/s (%d thread(s) x %d rank(s)), %.2f s -> %s\n",
+            fprintf(stderr,
+                    "trained %s: %d epoch(s), best %d, %.2fM examples/s (%d thread(s) x %d "
+                    "rank(s)), %.2f s -> %s\n",
                     ops->name, rep.epochs_run, rep.best_epoch, rep.examples_per_s / 1e6, threads,
                     leap_comm_size(comm), rep.train_seconds, out);
     }

@@ -23,7 +23,8 @@ static const leap_command commands[] = {
 };
 
 int leap_cli_fail(const char *cmd, const leap_err *err) {
-    fprintf(stderr, "leap %s: error: %s\n", cmd, err->msg[0] ? err->msg : leap_strerror(err->status));
+    fprintf(stderr, "leap %s: error: %s\n", cmd,
+            err->msg[0] ? err->msg : leap_strerror(err->status));
     return 1;
 }
 

@@ -166,12 +166,15 @@ int leap_parallel_for(int n_threads, size_t n_tasks, leap_task_fn fn, void *ctx)
     int started = 0;
     for (int i = 1; i < n_threads; i++) {
         ts[i] = (pf_thread){&sh, i};
-        if (pthread_create(&tids[i], NULL, pf_worker, &ts[i]) == 0) started = i;
-        else break;
+        if (pthread_create(&tids[i], NULL, pf_worker, &ts[i]) == 0)
+            started = i;
+        else
+            break;
     }
     ts[0] = (pf_thread){&sh, 0};
     pf_worker(&ts[0]);
-    for (int i = 1; i <= started; i++) pthread_join(tids[i], NULL);
+    for (int i = 1; i <= started; i++)
+        pthread_join(tids[i], NULL);
     free(tids);
     free(ts);
     return atomic_load(&sh.rc);
@@ -201,7 +204,8 @@ void leap_progress_update(leap_progress *p, double done, double total, const cha
         int width = 30, fill = (int)(width * (done / total));
         if (fill > width) fill = width;
         char bar[64];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '#' : '.';
         bar[width] = 0;
         fprintf(stderr, "\r%s [%s] %5.1f%% %s   ", p->what, bar, 100.0 * done / total,
                 extra ? extra : "");
@@ -245,7 +249,8 @@ size_t leap_peak_rss(void) {
 int leap_buf_append(leap_buf *b, const void *data, size_t n) {
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) cap *= 2;
+        while (cap < b->len + n)
+            cap *= 2;
         uint8_t *p = realloc(b->p, cap);
         if (!p) return LEAP_ENOMEM;
         b->p = p;

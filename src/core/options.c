@@ -6,14 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double *fptr(const leap_opt_def *d, void *obj) { return (double *)((char *)obj + d->offset); }
+static double *fptr(const leap_opt_def *d, void *obj) {
+    return (double *)((char *)obj + d->offset);
+}
 static int *iptr(const leap_opt_def *d, void *obj) { return (int *)((char *)obj + d->offset); }
 
 void leap_opts_defaults(const leap_opt_table *t, void *obj) {
     for (size_t i = 0; i < t->n; i++) {
         const leap_opt_def *d = &t->defs[i];
-        if (d->type == LEAP_OPT_FLOAT) *fptr(d, obj) = d->def;
-        else *iptr(d, obj) = (int)d->def;
+        if (d->type == LEAP_OPT_FLOAT)
+            *fptr(d, obj) = d->def;
+        else
+            *iptr(d, obj) = (int)d->def;
     }
 }
 
@@ -73,7 +77,8 @@ int leap_opts_set(const leap_opt_table *t, void *obj, const char *key, const cha
     case LEAP_OPT_INT: {
         int64_t v;
         if (leap_parse_i64(value, &v) != 0)
-            return leap_err_set(err, LEAP_EINVAL, "option '%s': '%s' is not an integer", key, value);
+            return leap_err_set(err, LEAP_EINVAL, "option '%s': '%s' is not an integer", key,
+                                value);
         if ((double)v < d->min)
             return leap_err_set(err, LEAP_EINVAL, "option '%s': %s is below the minimum %g", key,
                                 value, d->min);
@@ -84,8 +89,10 @@ int leap_opts_set(const leap_opt_table *t, void *obj, const char *key, const cha
         return LEAP_OK;
     }
     case LEAP_OPT_BOOL:
-        if (!strcmp(value, "true") || !strcmp(value, "1")) *iptr(d, obj) = 1;
-        else if (!strcmp(value, "false") || !strcmp(value, "0")) *iptr(d, obj) = 0;
+        if (!strcmp(value, "true") || !strcmp(value, "1"))
+            *iptr(d, obj) = 1;
+        else if (!strcmp(value, "false") || !strcmp(value, "0"))
+            *iptr(d, obj) = 0;
         else
             return leap_err_set(err, LEAP_EINVAL, "option '%s': '%s' is not true or false", key,
                                 value);
@@ -98,8 +105,7 @@ int leap_opts_set(const leap_opt_table *t, void *obj, const char *key, const cha
         *iptr(d, obj) = idx;
         return LEAP_OK;
     }
-    default:
-        return leap_err_set(err, LEAP_EINVAL, "option '%s': bad type", key);
+    default: return leap_err_set(err, LEAP_EINVAL, "option '%s': bad type", key);
     }
 }
 
@@ -111,7 +117,8 @@ int leap_opts_apply(const leap_opt_table *const *tables, void *const *objs, size
             return leap_err_set(err, LEAP_EINVAL, "--set '%s': expected key=value", items[i]);
         char key[128];
         size_t kl = (size_t)(eq - items[i]);
-        if (kl >= sizeof key) return leap_err_set(err, LEAP_EINVAL, "--set '%s': key too long", items[i]);
+        if (kl >= sizeof key)
+            return leap_err_set(err, LEAP_EINVAL, "--set '%s': key too long", items[i]);
         memcpy(key, items[i], kl);
         key[kl] = 0;
         size_t t = 0;
@@ -123,8 +130,8 @@ int leap_opts_apply(const leap_opt_table *const *tables, void *const *objs, size
             known[0] = 0;
             for (size_t a = 0; a < n_tables; a++)
                 for (size_t b = 0; b < tables[a]->n && off + 40 < sizeof known; b++)
-                    off += (size_t)snprintf(known + off, sizeof known - off, "%s%s", off ? ", " : "",
-                                            tables[a]->defs[b].name);
+                    off += (size_t)snprintf(known + off, sizeof known - off, "%s%s",
+                                            off ? ", " : "", tables[a]->defs[b].name);
             return leap_err_set(err, LEAP_EINVAL, "unknown option '%s' (known: %s)", key, known);
         }
         int rc = leap_opts_set(tables[t], objs[t], key, eq + 1, err);

@@ -81,8 +81,8 @@ enum {
 };
 
 #define DG_LOGIT_CLAMP 15.0
-#define DG_STRENGTH 0.93 /* G: sets the Bayes AUC near 0.82 */
-#define DG_SQRT3 1.7320508075688772
+#define DG_STRENGTH    0.93 /* G: sets the Bayes AUC near 0.82 */
+#define DG_SQRT3       1.7320508075688772
 
 /* ---- the truth tables ---------------------------------------------------------- */
 typedef struct dg_cat_spec {
@@ -229,8 +229,7 @@ static double dg_num_effect(const dg_num_spec *s, double x) {
 }
 
 static void dg_model_free(dg_model *m) {
-    if (!m)
-        return;
+    if (!m) return;
     for (int f = 0; f < DG_CAT; f++) {
         free(m->cat[f].cum);
         free(m->cat[f].guide);
@@ -257,8 +256,7 @@ static int dg_model_init(dg_model *m, uint64_t seed) {
             uint32_t *guide = malloc(n * sizeof *guide);
             m->cat[f].cum = cum;
             m->cat[f].guide = guide;
-            if (!cum || !guide)
-                return LEAP_ENOMEM;
+            if (!cum || !guide) return LEAP_ENOMEM;
             for (uint32_t k = 0; k + 1 < n; k++)
                 cum[k] = (1.0 - pow((double)k + 2.0, one_s)) / m->cat[f].c;
             cum[n - 1] = 2.0; /* above any u in [0, 1) */
@@ -339,8 +337,7 @@ static double dg_row_draw(const dg_model *m, leap_rng *rng, dg_row *row) {
         } else {
             double x = pow(1.0 - uz * m->cat[f].c, m->cat[f].e);
             k = x >= (double)s->card + 1.0 ? s->card - 1 : (uint64_t)x - 1;
-            if (k >= s->card)
-                k = s->card - 1;
+            if (k >= s->card) k = s->card - 1;
         }
         row->ck[f] = (uint32_t)k;
         z += s->sigma * dg_cat_scale((uint32_t)k) * dg_gauss(leap_mix64(m->cat[f].eff_key, k));
@@ -370,8 +367,7 @@ static double dg_row_draw(const dg_model *m, leap_rng *rng, dg_row *row) {
                           vs[j]);
             }
         }
-        if (missing)
-            continue;
+        if (missing) continue;
         double dot = 0.0;
         for (int j = 0; j < DG_LATENT; j++)
             dot += va[j] * vb[j];
@@ -381,10 +377,8 @@ static double dg_row_draw(const dg_model *m, leap_rng *rng, dg_row *row) {
 }
 
 static inline float dg_prob(double logit) {
-    if (logit > DG_LOGIT_CLAMP)
-        logit = DG_LOGIT_CLAMP;
-    if (logit < -DG_LOGIT_CLAMP)
-        logit = -DG_LOGIT_CLAMP;
+    if (logit > DG_LOGIT_CLAMP) logit = DG_LOGIT_CLAMP;
+    if (logit < -DG_LOGIT_CLAMP) logit = -DG_LOGIT_CLAMP;
     return (float)(1.0 / (1.0 + exp(-logit)));
 }
 
@@ -392,8 +386,7 @@ static inline float dg_prob(double logit) {
  * is increasing in the bias). Needs DG_PILOT_ROWS doubles of scratch. */
 static int dg_solve_bias(dg_model *m, double ctr) {
     double *z = malloc(DG_PILOT_ROWS * sizeof *z);
-    if (!z)
-        return LEAP_ENOMEM;
+    if (!z) return LEAP_ENOMEM;
     dg_row row;
     for (size_t i = 0; i < DG_PILOT_ROWS; i++) {
         leap_rng rng = {leap_mix64(m->pilot_key, i)};
@@ -419,8 +412,7 @@ static inline char *dg_put_int(char *s, int64_t v) {
     char tmp[24];
     int n = 0;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    if (v < 0)
-        *s++ = '-';
+    if (v < 0) *s++ = '-';
     do {
         tmp[n++] = (char)('0' + u % 10);
         u /= 10;
@@ -447,8 +439,7 @@ static char *dg_put_prob(char *s, float pf) {
         15625ULL,     78125ULL,      390625ULL,     1953125ULL,     9765625ULL,     48828125ULL,
         244140625ULL, 1220703125ULL, 6103515625ULL, 30517578125ULL, 152587890625ULL};
     double p = (double)pf;
-    if (!(p >= 1e-7 && p < 1.0))
-        return s + snprintf(s, DG_TRUTH_MAX, "%.9g\n", p);
+    if (!(p >= 1e-7 && p < 1.0)) return s + snprintf(s, DG_TRUTH_MAX, "%.9g\n", p);
     int e2;
     double fr = frexp(p, &e2); /* p = fr * 2^e2, fr in [0.5, 1) */
     uint64_t mant = (uint64_t)ldexp(fr, 24);
@@ -456,17 +447,14 @@ static char *dg_put_prob(char *s, float pf) {
     int k = 8 - (int)floor(log10(p)), tries = 0;
     uint64_t d = 0, rem = 0, half = 0;
     for (;;) { /* k such that p * 10^k is in [1e8, 1e9): 9 significant digits */
-        if (k < 8)
-            k = 8;
-        if (k > 16)
-            k = 16;
+        if (k < 8) k = 8;
+        if (k > 16) k = 16;
         int bits = sh - k; /* >= 9 */
         uint64_t n = mant * pow5[k];
         d = n >> bits;
         rem = n & ((1ULL << bits) - 1);
         half = 1ULL << (bits - 1);
-        if (++tries > 3)
-            break;
+        if (++tries > 3) break;
         if (d < 100000000ULL)
             k++;
         else if (d >= 1000000000ULL)
@@ -474,8 +462,7 @@ static char *dg_put_prob(char *s, float pf) {
         else
             break;
     }
-    if (rem > half || (rem == half && (d & 1)))
-        d++;
+    if (rem > half || (rem == half && (d & 1))) d++;
     if (d == 1000000000ULL) {
         d = 100000000ULL;
         k--;
@@ -531,8 +518,7 @@ typedef struct dg_job {
 
 static void dg_gen_block(const dg_job *j, size_t block, dg_block *b) {
     uint64_t r0 = (uint64_t)block * DG_BLOCK_ROWS, r1 = r0 + DG_BLOCK_ROWS;
-    if (r1 > j->rows)
-        r1 = j->rows;
+    if (r1 > j->rows) r1 = j->rows;
     char *s = b->text, *t = b->truth;
     dg_row row;
     for (uint64_t r = r0; r < r1; r++) {
@@ -545,8 +531,7 @@ static void dg_gen_block(const dg_job *j, size_t block, dg_block *b) {
         *s++ = (char)('0' + label);
         for (int f = 0; f < DG_NUM; f++) {
             *s++ = '\t';
-            if (!row.imiss[f])
-                s = dg_put_int(s, row.ival[f]);
+            if (!row.imiss[f]) s = dg_put_int(s, row.ival[f]);
         }
         for (int f = 0; f < DG_CAT; f++) {
             *s++ = '\t';
@@ -577,8 +562,7 @@ static int dg_write_blocks(dg_job *j, size_t wave) {
 /* Task 0 writes the previous wave; task i > 0 generates block i - 1 of this wave. */
 static int dg_task(void *ctx, size_t task, int thread) {
     dg_job *j = ctx;
-    if (task == 0)
-        return j->wave > 0 ? dg_write_blocks(j, j->wave - 1) : LEAP_OK;
+    if (task == 0) return j->wave > 0 ? dg_write_blocks(j, j->wave - 1) : LEAP_OK;
     size_t block = j->wave * j->wave_blocks + task - 1;
     dg_gen_block(j, block, &j->bufs[(j->wave & 1) * j->wave_blocks + task - 1]);
     return LEAP_OK;
@@ -586,10 +570,8 @@ static int dg_task(void *ctx, size_t task, int thread) {
 
 /* ---- public --------------------------------------------------------------------- */
 double leap_datagen_missing_rate(int column) {
-    if (column >= 1 && column <= DG_NUM)
-        return dg_nums[column - 1].miss;
-    if (column > DG_NUM && column <= DG_NUM + DG_CAT)
-        return dg_cats[column - DG_NUM - 1].miss;
+    if (column >= 1 && column <= DG_NUM) return dg_nums[column - 1].miss;
+    if (column > DG_NUM && column <= DG_NUM + DG_CAT) return dg_cats[column - DG_NUM - 1].miss;
     return -1.0;
 }
 
@@ -597,8 +579,7 @@ int leap_datagen_check(const leap_datagen_opts *o, leap_err *err) {
     if (o->rows < 1 || o->rows > LEAP_DATAGEN_MAX_ROWS)
         return leap_err_set(err, LEAP_EINVAL, "rows: %llu outside [1, %llu]",
                             (unsigned long long)o->rows, (unsigned long long)LEAP_DATAGEN_MAX_ROWS);
-    if (!o->output || !o->output[0])
-        return leap_err_set(err, LEAP_EINVAL, "output: no path given");
+    if (!o->output || !o->output[0]) return leap_err_set(err, LEAP_EINVAL, "output: no path given");
     if (o->threads < 0)
         return leap_err_set(err, LEAP_EINVAL, "threads: %d is negative", o->threads);
     if (o->base_ctr != 0.0 && !(o->base_ctr >= 0.001 && o->base_ctr <= 0.999))
@@ -609,8 +590,7 @@ int leap_datagen_check(const leap_datagen_opts *o, leap_err *err) {
 int leap_datagen(const leap_datagen_opts *o, leap_datagen_report *rep, leap_err *err) {
     double t0 = leap_now();
     int rc = leap_datagen_check(o, err);
-    if (rc != LEAP_OK)
-        return rc;
+    if (rc != LEAP_OK) return rc;
     double ctr = o->base_ctr != 0.0 ? o->base_ctr : LEAP_DATAGEN_DEFAULT_CTR;
     int threads = o->threads > 0 ? o->threads : leap_num_cpus();
 
@@ -618,8 +598,7 @@ int leap_datagen(const leap_datagen_opts *o, leap_datagen_report *rep, leap_err 
     dg_job j = {.rows = o->rows, .err = &werr};
     j.n_blocks = (size_t)((o->rows + DG_BLOCK_ROWS - 1) / DG_BLOCK_ROWS);
     j.wave_blocks = (size_t)threads * 2;
-    if (j.wave_blocks > j.n_blocks)
-        j.wave_blocks = j.n_blocks;
+    if (j.wave_blocks > j.n_blocks) j.wave_blocks = j.n_blocks;
 
     dg_model *m = calloc(1, sizeof *m);
     leap_afile data = {0}, truth = {0};
@@ -650,30 +629,25 @@ int leap_datagen(const leap_datagen_opts *o, leap_datagen_report *rep, leap_err 
         rc = leap_err_set(err, LEAP_EINVAL, "%s: path too long", o->output);
         goto done;
     }
-    if ((rc = leap_afile_open(&data, o->output, err)) != LEAP_OK)
-        goto done;
-    if ((rc = leap_afile_open(&truth, truth_path, err)) != LEAP_OK)
-        goto done;
+    if ((rc = leap_afile_open(&data, o->output, err)) != LEAP_OK) goto done;
+    if ((rc = leap_afile_open(&truth, truth_path, err)) != LEAP_OK) goto done;
     j.data = &data;
     j.truth = &truth;
 
     leap_progress pg;
-    if (o->progress)
-        leap_progress_init(&pg, "datagen");
+    if (o->progress) leap_progress_init(&pg, "datagen");
     size_t n_waves = (j.n_blocks + j.wave_blocks - 1) / j.wave_blocks;
     for (size_t w = 0; w <= n_waves; w++) {
         size_t gen = 0;
         if (w < n_waves) {
             gen = j.n_blocks - w * j.wave_blocks;
-            if (gen > j.wave_blocks)
-                gen = j.wave_blocks;
+            if (gen > j.wave_blocks) gen = j.wave_blocks;
         }
         j.wave = w;
         rc = leap_parallel_for(threads, 1 + gen, dg_task, &j);
         if (rc != LEAP_OK) {
             if (werr.status != LEAP_OK) {
-                if (err)
-                    *err = werr;
+                if (err) *err = werr;
             } else {
                 leap_err_set(err, rc, "generating rows: %s", leap_strerror(rc));
             }
@@ -685,11 +659,9 @@ int leap_datagen(const leap_datagen_opts *o, leap_datagen_report *rep, leap_err 
                                  (double)o->rows, NULL);
         }
     }
-    if (o->progress)
-        leap_progress_end(&pg);
+    if (o->progress) leap_progress_end(&pg);
 
-    if ((rc = leap_afile_commit(&data, err)) != LEAP_OK)
-        goto done;
+    if ((rc = leap_afile_commit(&data, err)) != LEAP_OK) goto done;
     if ((rc = leap_afile_commit(&truth, err)) != LEAP_OK) {
         unlink(o->output); /* never leave rows without their truth */
         goto done;

@@ -32,9 +32,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the .lds chunk payloads are little-endian memory images");
 _Static_assert(sizeof(float) == 4, "float32 columns");
 
-#define DS_HEADER_LEN 16  /* magic[8] u32 version u32 flags */
-#define DS_TRAILER_LEN 24 /* u64 footer_offset u64 footer_length magic[8] */
-#define DS_DICT_ENTRY_LEN 20 /* u64 hash u64 offset u32 length */
+#define DS_HEADER_LEN         16                  /* magic[8] u32 version u32 flags */
+#define DS_TRAILER_LEN        24                  /* u64 footer_offset u64 footer_length magic[8] */
+#define DS_DICT_ENTRY_LEN     20                  /* u64 hash u64 offset u32 length */
 #define DS_MAX_ROWS_PER_GROUP (UINT64_C(1) << 31) /* offsets are uint32 */
 
 /* ---- column types ------------------------------------------------------- */
@@ -94,8 +94,7 @@ void leap_schema_criteo(leap_schema *s, leap_column_def cols[40]) {
 static int schema_check(const leap_schema *s, const char *path, leap_err *err) {
     if (!s || s->n_cols == 0 || !s->cols)
         return leap_err_set(err, LEAP_EINVAL, "%s: schema has no columns", path);
-    if (s->n_cols > UINT32_MAX)
-        return leap_err_set(err, LEAP_EINVAL, "%s: too many columns", path);
+    if (s->n_cols > UINT32_MAX) return leap_err_set(err, LEAP_EINVAL, "%s: too many columns", path);
     for (size_t c = 0; c < s->n_cols; c++) {
         const leap_column_def *d = &s->cols[c];
         size_t len = strnlen(d->name, LEAP_NAME_MAX);
@@ -103,8 +102,8 @@ static int schema_check(const leap_schema *s, const char *path, leap_err *err) {
             return leap_err_set(err, LEAP_EINVAL, "%s: column %zu: name empty or longer than %d",
                                 path, c, LEAP_NAME_MAX - 1);
         if ((int)d->type < 0 || d->type >= LEAP_COL_TYPE_COUNT)
-            return leap_err_set(err, LEAP_EINVAL, "%s: column '%s': unknown type %d", path,
-                                d->name, (int)d->type);
+            return leap_err_set(err, LEAP_EINVAL, "%s: column '%s': unknown type %d", path, d->name,
+                                (int)d->type);
         if (d->weighted && d->type != LEAP_COL_MULTI_CATEGORICAL)
             return leap_err_set(err, LEAP_EINVAL,
                                 "%s: column '%s': only multi_categorical columns can be weighted",
@@ -184,8 +183,7 @@ static int column_reserve_rows(leap_rowgroup *rg, size_t c, size_t rows) {
         if (fresh) col->offsets[0] = 0;
         break;
     }
-    default:
-        return LEAP_EINVAL;
+    default: return LEAP_EINVAL;
     }
     col->cap = n;
     return LEAP_OK;
@@ -347,17 +345,18 @@ struct leap_dataset {
     char **meta_key, **meta_val; /* [n_meta] NUL-terminated copies */
     size_t n_rg;
     uint64_t n_rows;
-    uint64_t *rg_rows;   /* [n_rg] */
-    ds_chunk *chunks;    /* [n_rg * n_cols], row group major */
-    ds_dict *dicts;      /* [n_cols]; n = 0 where the column has none */
+    uint64_t *rg_rows; /* [n_rg] */
+    ds_chunk *chunks;  /* [n_rg * n_cols], row group major */
+    ds_dict *dicts;    /* [n_cols]; n = 0 where the column has none */
     uint64_t fingerprint;
-    leap_rowgroup *mem;  /* [n_rg] decoded groups of an in-memory dataset (no map) */
+    leap_rowgroup *mem; /* [n_rg] decoded groups of an in-memory dataset (no map) */
 };
 
 static void ds_free(leap_dataset *ds) {
     if (!ds) return;
     if (ds->map) munmap((void *)ds->map, ds->size);
-    for (size_t g = 0; ds->mem && g < ds->n_rg; g++) leap_rowgroup_free(&ds->mem[g]);
+    for (size_t g = 0; ds->mem && g < ds->n_rg; g++)
+        leap_rowgroup_free(&ds->mem[g]);
     free(ds->mem);
     for (size_t i = 0; i < ds->n_meta; i++) {
         free(ds->meta_key[i]);
@@ -655,8 +654,8 @@ static int chunk_err(leap_err *err, int st, const leap_dataset *ds, size_t g, si
 /* Decompresses exactly `raw` bytes of chunk ch into dst. */
 static int decode_into(leap_dataset *ds, rg_scratch *sc, size_t g, size_t c, const ds_chunk *ch,
                        void *dst, leap_err *err) {
-    size_t r = ZSTD_decompressDCtx(sc->dctx, dst, (size_t)ch->raw, ds->map + ch->off,
-                                   (size_t)ch->len);
+    size_t r =
+        ZSTD_decompressDCtx(sc->dctx, dst, (size_t)ch->raw, ds->map + ch->off, (size_t)ch->len);
     if (ZSTD_isError(r)) {
         char what[160];
         snprintf(what, sizeof what, "corrupt chunk: zstd: %s", ZSTD_getErrorName(r));
@@ -747,7 +746,8 @@ int leap_dataset_open_memory(const char *name, const leap_schema *s, leap_rowgro
             case LEAP_COL_MULTI_CATEGORICAL:
                 XXH3_64bits_update(st, col->offsets, (rows + 1) * 4);
                 XXH3_64bits_update(st, col->u64, (size_t)col->offsets[rows] * 8);
-                if (ds->cols[c].weighted) XXH3_64bits_update(st, col->vw, (size_t)col->offsets[rows] * 4);
+                if (ds->cols[c].weighted)
+                    XXH3_64bits_update(st, col->vw, (size_t)col->offsets[rows] * 4);
                 break;
             default: XXH3_64bits_update(st, col->f32, rows * 4);
             }
@@ -759,15 +759,16 @@ int leap_dataset_open_memory(const char *name, const leap_schema *s, leap_rowgro
     return LEAP_OK;
 oom:
     if (rgs) {
-        for (size_t g = 0; g < n; g++) leap_rowgroup_free(&rgs[g]);
+        for (size_t g = 0; g < n; g++)
+            leap_rowgroup_free(&rgs[g]);
         free(rgs);
     }
     ds_free(ds);
     return leap_err_set(err, LEAP_ENOMEM, "%s: out of memory", name);
 }
 
-int leap__dataset_read_columns(leap_dataset *ds, size_t g, leap_rowgroup *rg,
-                               const uint8_t *want, leap_err *err) {
+int leap__dataset_read_columns(leap_dataset *ds, size_t g, leap_rowgroup *rg, const uint8_t *want,
+                               leap_err *err) {
     if (g >= ds->n_rg)
         return leap_err_set(err, LEAP_EINVAL, "%s: row group %zu out of range (%zu groups)",
                             ds->path, g, ds->n_rg);
@@ -854,8 +855,10 @@ int leap_dataset_dict_lookup(const leap_dataset *ds, size_t col, uint64_t hash, 
         uint64_t mid = lo + (hi - lo) / 2;
         const uint8_t *e = d->entries + mid * DS_DICT_ENTRY_LEN;
         uint64_t h = rd64(e);
-        if (h < hash) lo = mid + 1;
-        else if (h > hash) hi = mid;
+        if (h < hash)
+            lo = mid + 1;
+        else if (h > hash)
+            hi = mid;
         else {
             uint64_t off = rd64(e + 8), l = rd32(e + 16);
             if (off > d->blob_len || l > d->blob_len - off) return -1; /* corrupt entry */
@@ -1001,22 +1004,22 @@ int leap_dataset_encode_row_group(const leap_dataset_writer *w, const leap_rowgr
     const char *path = w->af.path;
     size_t nc = w->schema.n_cols, n = rg->n_rows;
     if (rg->n_cols != nc)
-        return leap_err_set(err, LEAP_EINVAL, "%s: row group has %zu columns, schema has %zu",
-                            path, rg->n_cols, nc);
+        return leap_err_set(err, LEAP_EINVAL, "%s: row group has %zu columns, schema has %zu", path,
+                            rg->n_cols, nc);
     if (n > DS_MAX_ROWS_PER_GROUP)
         return leap_err_set(err, LEAP_EINVAL, "%s: row group of %zu rows is too large", path, n);
     for (size_t c = 0; c < nc; c++) {
         if (rg->types[c] != w->cols[c].type || rg->weighted[c] != w->cols[c].weighted)
-            return leap_err_set(err, LEAP_EINVAL, "%s: column '%s': row group has type %s",
-                                path, w->cols[c].name, leap_col_type_name(rg->types[c]));
+            return leap_err_set(err, LEAP_EINVAL, "%s: column '%s': row group has type %s", path,
+                                w->cols[c].name, leap_col_type_name(rg->types[c]));
         const leap_column *col = &rg->cols[c];
-        int have = is_f32_type(rg->types[c]) ? col->f32 != NULL
+        int have = is_f32_type(rg->types[c])              ? col->f32 != NULL
                    : rg->types[c] == LEAP_COL_CATEGORICAL ? col->u64 != NULL
                    : rg->types[c] == LEAP_COL_TIMESTAMP   ? col->i64 != NULL
                                                           : col->offsets != NULL;
         if (n && !have)
-            return leap_err_set(err, LEAP_EINVAL, "%s: column '%s': no values in row group",
-                                path, w->cols[c].name);
+            return leap_err_set(err, LEAP_EINVAL, "%s: column '%s': no values in row group", path,
+                                w->cols[c].name);
         if (rg->types[c] == LEAP_COL_MULTI_CATEGORICAL && n) {
             size_t nv = col->offsets[n];
             if (col->offsets[0] != 0 || (nv && !col->u64) || (nv && rg->weighted[c] && !col->vw))
@@ -1096,8 +1099,7 @@ int leap_dataset_encode_row_group(const leap_dataset_writer *w, const leap_rowgr
 int leap_dataset_writer_add_encoded(leap_dataset_writer *w, const leap_encoded_rg *e,
                                     leap_err *err) {
     size_t nc = w->schema.n_cols;
-    if (w->io_failed)
-        return leap_err_set(err, LEAP_EIO, "%s: an earlier write failed", w->af.path);
+    if (w->io_failed) return leap_err_set(err, LEAP_EIO, "%s: an earlier write failed", w->af.path);
     if (e->n_rows == 0) return LEAP_OK; /* empty groups are not stored */
     if (e->n_chunks != nc)
         return leap_err_set(err, LEAP_EINVAL, "%s: encoded row group has %zu chunks, schema %zu",
@@ -1114,8 +1116,8 @@ int leap_dataset_writer_add_encoded(leap_dataset_writer *w, const leap_encoded_r
     if (rc) return rc;
     w->rg_rows[w->n_rg] = e->n_rows;
     for (size_t c = 0; c < nc; c++)
-        w->chunks[w->n_rg * nc + c] = (ds_chunk){base + e->chunk_off[c], e->chunk_len[c],
-                                                 e->chunk_raw[c], e->chunk_sum[c]};
+        w->chunks[w->n_rg * nc + c] =
+            (ds_chunk){base + e->chunk_off[c], e->chunk_len[c], e->chunk_raw[c], e->chunk_sum[c]};
     w->n_rg++;
     return LEAP_OK;
 }
@@ -1138,7 +1140,8 @@ static int dict_rehash(leap_dataset_writer *w, size_t n_slots) {
     if (!s) return LEAP_ENOMEM;
     for (size_t i = 0; i < w->n_dent; i++) {
         size_t j = dict_slot(w->dent[i].col, w->dent[i].hash, n_slots - 1);
-        while (s[j]) j = (j + 1) & (n_slots - 1);
+        while (s[j])
+            j = (j + 1) & (n_slots - 1);
         s[j] = (uint32_t)(i + 1);
     }
     free(w->slots);
@@ -1155,8 +1158,7 @@ int leap_dataset_writer_add_dict(leap_dataset_writer *w, size_t col, uint64_t ha
          w->cols[col].type != LEAP_COL_MULTI_CATEGORICAL))
         return LEAP_EINVAL;
     if (w->n_dent >= UINT32_MAX - 1) return LEAP_ENOMEM;
-    if ((w->n_dent + 1) * 2 > w->n_slots &&
-        dict_rehash(w, w->n_slots ? w->n_slots * 2 : 1024))
+    if ((w->n_dent + 1) * 2 > w->n_slots && dict_rehash(w, w->n_slots ? w->n_slots * 2 : 1024))
         return LEAP_ENOMEM;
     size_t mask = w->n_slots - 1, j = dict_slot(col, hash, mask);
     for (; w->slots[j]; j = (j + 1) & mask) {
@@ -1187,8 +1189,8 @@ int leap__dataset_copy_dicts(const leap_dataset *ds, leap_dataset_writer *w, lea
             const uint8_t *e = d->entries + i * DS_DICT_ENTRY_LEN;
             uint64_t off = rd64(e + 8), l = rd32(e + 16);
             if (off > d->blob_len || l > d->blob_len - off) continue;
-            int rc = leap_dataset_writer_add_dict(w, c, rd64(e), (const char *)d->blob + off,
-                                                  (size_t)l);
+            int rc =
+                leap_dataset_writer_add_dict(w, c, rd64(e), (const char *)d->blob + off, (size_t)l);
             if (rc)
                 return leap_err_set(err, rc, "%s: copying dictionary of column '%s': %s",
                                     w->af.path, ds->cols[c].name, leap_strerror(rc));
@@ -1218,9 +1220,11 @@ static int put_dicts(leap_dataset_writer *w, bytebuf *b) {
         free(hi);
         return LEAP_ENOMEM;
     }
-    for (size_t i = 0; i < w->n_dent; i++) count[w->dent[i].col]++;
+    for (size_t i = 0; i < w->n_dent; i++)
+        count[w->dent[i].col]++;
     uint32_t n_dicts = 0;
-    for (size_t c = 0; c < nc; c++) n_dicts += count[c] > 0;
+    for (size_t c = 0; c < nc; c++)
+        n_dicts += count[c] > 0;
     bb_u32(b, n_dicts);
     for (size_t c = 0; c < nc; c++) {
         if (!count[c]) continue;
@@ -1326,7 +1330,8 @@ int leap__dataset_copy_row_group_raw(const leap_dataset *ds, size_t g, leap_data
     if (g >= ds->n_rg) return leap_err_set(err, LEAP_EINVAL, "%s: no row group %zu", ds->path, g);
     leap_encoded_rg e = {0};
     size_t total = 0;
-    for (size_t c = 0; c < nc; c++) total += (size_t)ds->chunks[g * nc + c].len;
+    for (size_t c = 0; c < nc; c++)
+        total += (size_t)ds->chunks[g * nc + c].len;
     e.n_rows = (size_t)ds->rg_rows[g];
     e.n_chunks = nc;
     e.buf = malloc(total ? total : 1);

@@ -8,8 +8,8 @@
 /* Like leap_dataset_read_row_group, but decodes only the columns whose
  * want[c] is non-zero (want may be NULL = all). The other columns of rg keep
  * whatever they held before; rg->n_rows is set to the row group's rows. */
-int leap__dataset_read_columns(leap_dataset *ds, size_t g, leap_rowgroup *rg,
-                               const uint8_t *want, leap_err *err);
+int leap__dataset_read_columns(leap_dataset *ds, size_t g, leap_rowgroup *rg, const uint8_t *want,
+                               leap_err *err);
 
 /* Copies every dictionary entry of ds into w, for the same column indices
  * (w's schema must start with ds's columns). Returns LEAP_OK or LEAP_ENOMEM. */

@@ -21,18 +21,18 @@ enum { IN_PLAIN, IN_GZIP, IN_ZSTD };
 
 struct leap__infile {
     int kind;
-    int fd;                 /* -1 for a memory buffer */
-    const uint8_t *raw;     /* compressed / raw bytes window: rawbuf or the caller's memory */
-    uint8_t *rawbuf;        /* [RAW_CAP], owned; NULL for a memory buffer */
+    int fd;             /* -1 for a memory buffer */
+    const uint8_t *raw; /* compressed / raw bytes window: rawbuf or the caller's memory */
+    uint8_t *rawbuf;    /* [RAW_CAP], owned; NULL for a memory buffer */
     size_t raw_pos, raw_len;
-    int raw_eof;            /* no more bytes after raw[raw_len) */
-    uint64_t consumed;      /* raw bytes handed out of the window */
-    uint64_t size;          /* file size, 0 when unknown */
+    int raw_eof;       /* no more bytes after raw[raw_len) */
+    uint64_t consumed; /* raw bytes handed out of the window */
+    uint64_t size;     /* file size, 0 when unknown */
     z_stream zs;
     int zs_init;
-    int member_done;        /* gzip: the current member ended (Z_STREAM_END) */
+    int member_done; /* gzip: the current member ended (Z_STREAM_END) */
     ZSTD_DStream *zd;
-    size_t zret;            /* last ZSTD_decompressStream return: 0 = at a frame boundary */
+    size_t zret; /* last ZSTD_decompressStream return: 0 = at a frame boundary */
     int done;
     char name[4096];
 };
@@ -47,7 +47,8 @@ static int raw_fill(leap__infile *f, leap_err *err) {
     for (;;) {
         ssize_t n = read(f->fd, f->rawbuf, RAW_CAP);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return leap_err_set(err, LEAP_EIO, "%s: read failed: %s", f->name, strerror(errno));
+        if (n < 0)
+            return leap_err_set(err, LEAP_EIO, "%s: read failed: %s", f->name, strerror(errno));
         if (n == 0) f->raw_eof = 1;
         f->raw_len = (size_t)n;
         return LEAP_OK;
@@ -67,7 +68,8 @@ static int setup(leap__infile *f, leap_err *err) {
     while (f->fd >= 0 && !f->raw_eof && f->raw_len < 4) {
         ssize_t n = read(f->fd, f->rawbuf + f->raw_len, RAW_CAP - f->raw_len);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return leap_err_set(err, LEAP_EIO, "%s: read failed: %s", f->name, strerror(errno));
+        if (n < 0)
+            return leap_err_set(err, LEAP_EIO, "%s: read failed: %s", f->name, strerror(errno));
         if (n == 0) f->raw_eof = 1;
         f->raw_len += (size_t)n;
     }
@@ -86,11 +88,11 @@ static int setup(leap__infile *f, leap_err *err) {
     } else {
         f->kind = IN_PLAIN;
         if (n > 0 && ends_with(f->name, ".gz"))
-            return leap_err_set(err, LEAP_EPARSE, "%s: name ends in .gz but the content is not gzip",
-                                f->name);
+            return leap_err_set(err, LEAP_EPARSE,
+                                "%s: name ends in .gz but the content is not gzip", f->name);
         if (n > 0 && ends_with(f->name, ".zst"))
-            return leap_err_set(err, LEAP_EPARSE, "%s: name ends in .zst but the content is not zstd",
-                                f->name);
+            return leap_err_set(err, LEAP_EPARSE,
+                                "%s: name ends in .zst but the content is not zstd", f->name);
     }
     return LEAP_OK;
 }
@@ -109,8 +111,8 @@ int leap__infile_open(const char *path, leap__infile **out, leap_err *err) {
     if (!f) return leap_err_set(err, LEAP_ENOMEM, "%s: out of memory", path);
     f->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (f->fd < 0) {
-        int rc = leap_err_set(err, errno == ENOENT ? LEAP_ENOTFOUND : LEAP_EIO, "%s: cannot open: %s",
-                              path, strerror(errno));
+        int rc = leap_err_set(err, errno == ENOENT ? LEAP_ENOTFOUND : LEAP_EIO,
+                              "%s: cannot open: %s", path, strerror(errno));
         free(f);
         return rc;
     }
@@ -168,7 +170,8 @@ static int read_plain(leap__infile *f, uint8_t *buf, size_t cap, size_t *got, le
     while (n < cap && f->fd >= 0 && !f->raw_eof) { /* then straight into the caller's buffer */
         ssize_t r = read(f->fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return leap_err_set(err, LEAP_EIO, "%s: read failed: %s", f->name, strerror(errno));
+        if (r < 0)
+            return leap_err_set(err, LEAP_EIO, "%s: read failed: %s", f->name, strerror(errno));
         if (r == 0) f->raw_eof = 1;
         n += (size_t)r;
         if (n > 0) break; /* one big read is enough; the caller asks again */
@@ -209,8 +212,10 @@ static int read_gzip(leap__infile *f, uint8_t *buf, size_t cap, size_t *got, lea
         f->raw_pos += used;
         f->consumed += used;
         n += want - f->zs.avail_out;
-        if (zr == Z_STREAM_END) f->member_done = 1;
-        else if (zr == Z_BUF_ERROR) continue; /* needs more input; loop refills */
+        if (zr == Z_STREAM_END)
+            f->member_done = 1;
+        else if (zr == Z_BUF_ERROR)
+            continue; /* needs more input; loop refills */
         else if (zr != Z_OK)
             return leap_err_set(err, LEAP_ECORRUPT, "%s: corrupt gzip data: %s", f->name,
                                 f->zs.msg ? f->zs.msg : "inflate failed");

@@ -113,7 +113,8 @@ static int ingest_one(ing_ctx *c, int threads, leap_ingest_report *rep, leap_pro
     if (rc) return rc;
     while (c->n_blocks[c->cur] > 0) {
         size_t n = c->n_blocks[c->cur];
-        for (size_t i = 0; i < n; i++) c->work[i].rc = LEAP_OK;
+        for (size_t i = 0; i < n; i++)
+            c->work[i].rc = LEAP_OK;
         c->read_rc = LEAP_OK;
         rc = leap_parallel_for(threads, n + 1, ing_task, c);
         if (rc) return leap_err_set(err, rc, "ingest: worker failed: %s", leap_strerror(rc));
@@ -178,18 +179,21 @@ static int ingest_impl(const leap_ingest_opts *o, leap_dataset **mem_out, leap_i
                        leap_err *err) {
     memset(rep, 0, sizeof *rep);
     double t0 = leap_now();
-    if (!o->inputs || o->n_inputs == 0) return leap_err_set(err, LEAP_EINVAL, "ingest: no input files");
+    if (!o->inputs || o->n_inputs == 0)
+        return leap_err_set(err, LEAP_EINVAL, "ingest: no input files");
     if (!mem_out && (!o->output || !*o->output))
         return leap_err_set(err, LEAP_EINVAL, "ingest: no output path");
     if (o->row_group_rows > (1u << 30))
         return leap_err_set(err, LEAP_EINVAL, "ingest: row_group_rows %zu is too large",
                             o->row_group_rows);
     int threads = o->threads > 0 ? o->threads : leap_num_cpus();
-    ing_ctx c = {.o = o, .K = (size_t)threads,
-                 .rows_per_group = o->row_group_rows ? o->row_group_rows
-                                                     : LEAP_DEFAULT_ROW_GROUP_ROWS};
+    ing_ctx c = {.o = o,
+                 .K = (size_t)threads,
+                 .rows_per_group =
+                     o->row_group_rows ? o->row_group_rows : LEAP_DEFAULT_ROW_GROUP_ROWS};
     uint64_t total = 0, done = 0;
-    for (size_t i = 0; i < o->n_inputs; i++) total += file_size(o->inputs[i]);
+    for (size_t i = 0; i < o->n_inputs; i++)
+        total += file_size(o->inputs[i]);
     leap_progress pg;
     if (o->progress) leap_progress_init(&pg, "ingest");
 
@@ -244,8 +248,8 @@ static int ingest_impl(const leap_ingest_opts *o, leap_dataset **mem_out, leap_i
     if (mem_out) {
         const char *keys[2] = {"source.format", "source.in_memory"};
         const char *vals[2] = {fmt_names[o->reader.format], "true"};
-        rc = leap_dataset_open_memory(o->inputs[0], &schema, c.mem, c.n_mem, keys, vals, 2,
-                                      mem_out, err);
+        rc = leap_dataset_open_memory(o->inputs[0], &schema, c.mem, c.n_mem, keys, vals, 2, mem_out,
+                                      err);
         c.mem = NULL; /* owned by the dataset now, even on failure */
         c.n_mem = 0;
         goto out;
@@ -269,19 +273,22 @@ out:
     if (c.w) leap_dataset_writer_abort(c.w);
     leap_reader_close(c.r);
     for (int s = 0; s < 2; s++)
-        for (size_t i = 0; c.blocks[s] && i < c.K; i++) leap__block_free(&c.blocks[s][i]);
+        for (size_t i = 0; c.blocks[s] && i < c.K; i++)
+            leap__block_free(&c.blocks[s][i]);
     for (size_t i = 0; c.work && i < c.K; i++) {
         if (c.work[i].rg_ready) leap_rowgroup_free(&c.work[i].rg);
         leap_encoded_rg_free(&c.work[i].enc);
         leap__dict_free(&c.work[i].dict);
     }
-    for (int t = 0; c.scratch && t < threads; t++) leap__scratch_free(&c.scratch[t]);
+    for (int t = 0; c.scratch && t < threads; t++)
+        leap__scratch_free(&c.scratch[t]);
     free(c.blocks[0]);
     free(c.blocks[1]);
     free(c.work);
     free(c.scratch);
     free(cols);
-    for (size_t i = 0; i < c.n_mem; i++) leap_rowgroup_free(&c.mem[i]);
+    for (size_t i = 0; i < c.n_mem; i++)
+        leap_rowgroup_free(&c.mem[i]);
     free(c.mem);
     rep->seconds = leap_now() - t0;
     return rc;

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INBUF_CAP (4u << 20)       /* bytes read from the decoder at a time */
-#define NEXT_BLOCK_LINES 8192      /* block size for leap_reader_next */
+#define INBUF_CAP        (4u << 20) /* bytes read from the decoder at a time */
+#define NEXT_BLOCK_LINES 8192       /* block size for leap_reader_next */
 #define NEXT_BLOCK_BYTES (4u << 20)
 
 static const char *const format_names[LEAP_FMT_COUNT] = {"criteo", "csv", "libsvm"};
@@ -33,8 +33,8 @@ struct leap_reader {
     char *buf; /* [cap] decoded bytes; [pos, len) not yet handed out */
     size_t cap, pos, len;
     int eof;
-    uint64_t next_line;  /* line number of buf[pos] */
-    leap__block cur;     /* block being consumed by leap_reader_next */
+    uint64_t next_line; /* line number of buf[pos] */
+    leap__block cur;    /* block being consumed by leap_reader_next */
     size_t cur_pos;
     uint64_t cur_line;
     leap__scratch scratch;
@@ -48,8 +48,10 @@ static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 static void trim(const char **s, size_t *n) {
-    while (*n && (**s == ' ' || **s == '\t')) (*s)++, (*n)--;
-    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) (*n)--;
+    while (*n && (**s == ' ' || **s == '\t'))
+        (*s)++, (*n)--;
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
 }
 
 int leap__parse_number(const char *s, size_t n, double *out) {
@@ -141,7 +143,8 @@ static int dict_grow(leap__dict *d) {
     if (!sl) return -1;
     for (size_t i = 0; i < d->n; i++) {
         size_t k = dict_slot(d->e[i].col, d->e[i].hash, ns - 1);
-        while (sl[k]) k = (k + 1) & (ns - 1);
+        while (sl[k])
+            k = (k + 1) & (ns - 1);
         sl[k] = (uint32_t)(i + 1);
     }
     free(d->slots);
@@ -168,7 +171,8 @@ void leap__dict_add(leap__dict *d, uint32_t col, uint64_t hash, const char *s, s
     }
     if (d->tlen + len > d->tcap) {
         size_t nc = d->tcap ? d->tcap * 2 : 65536;
-        while (nc < d->tlen + len) nc *= 2;
+        while (nc < d->tlen + len)
+            nc *= 2;
         char *nt = realloc(d->text, nc);
         if (!nt) goto oom;
         d->text = nt;
@@ -207,7 +211,8 @@ static size_t rg_rows_cap(const leap_rowgroup *rg) {
 static size_t rg_values_cap(const leap_rowgroup *rg) {
     size_t v = 0;
     for (size_t c = 0; c < rg->n_cols; c++)
-        if (rg->types[c] == LEAP_COL_MULTI_CATEGORICAL && rg->cols[c].vcap > v) v = rg->cols[c].vcap;
+        if (rg->types[c] == LEAP_COL_MULTI_CATEGORICAL && rg->cols[c].vcap > v)
+            v = rg->cols[c].vcap;
     return v;
 }
 
@@ -273,7 +278,8 @@ int leap__parse_lines(const leap__parser *p, const char *data, size_t len, uint6
 static int block_append(leap__block *b, const char *s, size_t n) {
     if (b->len + n > b->cap) {
         size_t nc = b->cap ? b->cap : 65536;
-        while (nc < b->len + n) nc *= 2;
+        while (nc < b->len + n)
+            nc *= 2;
         char *nd = realloc(b->data, nc);
         if (!nd) return -1;
         b->data = nd;
@@ -345,9 +351,11 @@ uint64_t leap__reader_raw_size(const leap_reader *r) { return leap__infile_raw_s
 /* ---- public reader ------------------------------------------------------------ */
 void leap__parser_free(leap__parser *p) {
     free(p->schema.cols);
-    for (size_t i = 0; i < p->n_specs; i++) free(p->specs[i].ts_format);
+    for (size_t i = 0; i < p->n_specs; i++)
+        free(p->specs[i].ts_format);
     free(p->specs);
-    for (size_t i = 0; i < p->n_fields; i++) free(p->fields[i].ts_format);
+    for (size_t i = 0; i < p->n_fields; i++)
+        free(p->fields[i].ts_format);
     free(p->fields);
     free(p->dflt.ts_format);
     memset(p, 0, sizeof *p);
@@ -384,13 +392,15 @@ static int reader_start(const leap_reader_opts *o, leap__infile *in, leap_reader
                 rc = leap__reader_read_block(r, &r->cur, 1, SIZE_MAX, err);
                 if (rc) break;
                 if (r->cur.n_lines == 0) {
-                    rc = leap_err_set(err, LEAP_EPARSE,
-                                      "%s: empty file, expected a header line (schema has header: true)",
-                                      r->p.fname);
+                    rc = leap_err_set(
+                        err, LEAP_EPARSE,
+                        "%s: empty file, expected a header line (schema has header: true)",
+                        r->p.fname);
                     break;
                 }
                 size_t n = r->cur.len;
-                while (n && (r->cur.data[n - 1] == '\n' || r->cur.data[n - 1] == '\r')) n--;
+                while (n && (r->cur.data[n - 1] == '\n' || r->cur.data[n - 1] == '\r'))
+                    n--;
                 rc = leap__csv_bind(&r->p, r->cur.data, n, err);
                 r->cur.len = 0;
             } else {
@@ -417,8 +427,8 @@ int leap_reader_open(const leap_reader_opts *o, const char *path, leap_reader **
     return reader_start(o, in, out, err);
 }
 
-int leap_reader_open_mem(const leap_reader_opts *o, const void *data, size_t len,
-                         const char *name, leap_reader **out, leap_err *err) {
+int leap_reader_open_mem(const leap_reader_opts *o, const void *data, size_t len, const char *name,
+                         leap_reader **out, leap_err *err) {
     *out = NULL;
     leap__infile *in;
     int rc = leap__infile_open_mem(data, len, name, &in, err);

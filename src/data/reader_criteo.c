@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CRITEO_INTS 13
-#define CRITEO_CATS 26
+#define CRITEO_INTS   13
+#define CRITEO_CATS   26
 #define CRITEO_FIELDS (1 + CRITEO_INTS + CRITEO_CATS)
 
 int leap__criteo_setup(leap__parser *p, leap_err *err) {
@@ -21,7 +21,8 @@ int leap__criteo_setup(leap__parser *p, leap_err *err) {
 
 static size_t count_fields(const char *s, const char *e) {
     size_t n = 1;
-    for (const char *q = s; (q = memchr(q, '\t', (size_t)(e - q))) != NULL; q++) n++;
+    for (const char *q = s; (q = memchr(q, '\t', (size_t)(e - q))) != NULL; q++)
+        n++;
     return n;
 }
 
@@ -72,7 +73,8 @@ int leap__criteo_line(const leap__parser *p, const char *s, const char *e, leap_
         if (*q == '-' || *q == '+') neg = *q++ == '-';
         const char *d0 = q;
         uint64_t v = 0;
-        while (q < e && (unsigned)(*q - '0') < 10) v = v * 10 + (uint64_t)(*q++ - '0');
+        while (q < e && (unsigned)(*q - '0') < 10)
+            v = v * 10 + (uint64_t)(*q++ - '0');
         if (q == d0 || (q < e && *q != '\t'))
             return bad_value(s, e, f, "not an integer", i, why, why_n);
         float x;
@@ -80,7 +82,8 @@ int leap__criteo_line(const leap__parser *p, const char *s, const char *e, leap_
             x = (float)v;
         } else { /* too long for uint64: accumulate in double, float precision anyway */
             double dv = 0;
-            for (const char *k = d0; k < q; k++) dv = dv * 10 + (*k - '0');
+            for (const char *k = d0; k < q; k++)
+                dv = dv * 10 + (*k - '0');
             x = (float)dv;
         }
         cols[1 + i].f32[row] = neg ? -x : x;
@@ -90,7 +93,8 @@ int leap__criteo_line(const leap__parser *p, const char *s, const char *e, leap_
         q++;
         const char *f = q;
         /* categorical values are short (8 hex digits): a byte loop beats memchr */
-        while (q < e && *q != '\t') q++;
+        while (q < e && *q != '\t')
+            q++;
         size_t n = (size_t)(q - f);
         uint64_t h = n ? leap_cat_hash(f, n) : 0;
         cols[1 + CRITEO_INTS + i].u64[row] = h;

@@ -40,18 +40,17 @@ typedef struct yschema {
     unsigned columns_count;
 } yschema;
 
-#define YSTR(key, st, field)                                                                      \
-    CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, st, field, 0,           \
+#define YSTR(key, st, field)                                                                       \
+    CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, st, field, 0,            \
                            CYAML_UNLIMITED)
 static const cyaml_schema_field_t ycol_fields[] = {
-    YSTR("name", ycol, name),         YSTR("type", ycol, type),
+    YSTR("name", ycol, name),           YSTR("type", ycol, type),
     YSTR("separator", ycol, separator), YSTR("weighted", ycol, weighted),
-    YSTR("format", ycol, format),     CYAML_FIELD_END};
+    YSTR("format", ycol, format),       CYAML_FIELD_END};
 static const cyaml_schema_value_t ycol_value = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, ycol, ycol_fields)};
 static const cyaml_schema_field_t ytop_fields[] = {
-    YSTR("delimiter", yschema, delimiter),
-    YSTR("header", yschema, header),
+    YSTR("delimiter", yschema, delimiter), YSTR("header", yschema, header),
     YSTR("default_type", yschema, default_type),
     CYAML_FIELD_SEQUENCE("columns", CYAML_FLAG_POINTER, yschema, columns, &ycol_value, 1,
                          CYAML_UNLIMITED),
@@ -99,11 +98,13 @@ static int yfind(const char *text, long from, const char *key, const char *value
                 if (q > s && (q[-1] != ' ' && q[-1] != '{' && q[-1] != ',' && q[-1] != '-'))
                     continue;
                 const char *r = q + kn;
-                while (r < e && *r == ' ') r++;
+                while (r < e && *r == ' ')
+                    r++;
                 if (r == e || *r != ':') continue;
                 if (value) {
                     r++;
-                    while (r < e && (*r == ' ' || *r == '"' || *r == '\'')) r++;
+                    while (r < e && (*r == ' ' || *r == '"' || *r == '\''))
+                        r++;
                     size_t vn = strlen(value);
                     if ((size_t)(e - r) < vn || memcmp(r, value, vn) != 0) continue;
                 }
@@ -123,9 +124,8 @@ typedef struct yctx {
 } yctx;
 
 /* "PATH:LINE:COL: message" locating key (and value) in the YAML text. */
-__attribute__((format(printf, 5, 6))) static int yerr(const yctx *y, leap_err *err,
-                                                      const char *key, const char *value,
-                                                      const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static int yerr(const yctx *y, leap_err *err, const char *key,
+                                                      const char *value, const char *fmt, ...) {
     char m[400];
     va_list ap;
     va_start(ap, fmt);
@@ -191,8 +191,7 @@ static int spec_from_yaml(const yctx *y, const ycol *yc, const char *name, leap_
     sp->ts_unix = 1;
     if (yc->format) {
         if (sp->type != LEAP_COL_TIMESTAMP || sp->ignore)
-            return yerr(y, err, "format", NULL, "column '%s': format is only for timestamp",
-                        name);
+            return yerr(y, err, "format", NULL, "column '%s': format is only for timestamp", name);
         if (strcmp(yc->format, "unix") != 0) {
             sp->ts_unix = 0;
             sp->ts_format = strdup(yc->format);
@@ -230,7 +229,8 @@ static char *slurp(const char *path, size_t *len) {
 
 int leap__csv_load_schema(leap__parser *p, const char *path, leap_err *err) {
     if (!path || !*path)
-        return leap_err_set(err, LEAP_EINVAL, "format csv needs a schema file (--schema FILE.yaml)");
+        return leap_err_set(err, LEAP_EINVAL,
+                            "format csv needs a schema file (--schema FILE.yaml)");
     size_t len;
     char *text = slurp(path, &len);
     if (!text)
@@ -242,11 +242,14 @@ int leap__csv_load_schema(leap__parser *p, const char *path, leap_err *err) {
     }
     yctx y = {path, text};
     ylog lg = {.line = -1, .col = -1};
-    cyaml_config_t cfg = {.log_fn = ylog_fn, .log_ctx = &lg, .mem_fn = cyaml_mem,
-                          .log_level = CYAML_LOG_ERROR, .flags = CYAML_CFG_DEFAULT};
+    cyaml_config_t cfg = {.log_fn = ylog_fn,
+                          .log_ctx = &lg,
+                          .mem_fn = cyaml_mem,
+                          .log_level = CYAML_LOG_ERROR,
+                          .flags = CYAML_CFG_DEFAULT};
     yschema *ys = NULL;
-    cyaml_err_t ce = cyaml_load_data((const uint8_t *)text, len, &cfg, &ytop_value,
-                                     (cyaml_data_t **)&ys, NULL);
+    cyaml_err_t ce =
+        cyaml_load_data((const uint8_t *)text, len, &cfg, &ytop_value, (cyaml_data_t **)&ys, NULL);
     int rc = LEAP_OK;
     if (ce != CYAML_OK) {
         const char *m = lg.msg[0] ? lg.msg : cyaml_strerror(ce);
@@ -255,13 +258,12 @@ int leap__csv_load_schema(leap__parser *p, const char *path, leap_err *err) {
             const char *key = m + 16;
             if (yfind(text, lg.line >= 0 ? lg.line + 1 : 1, key, NULL, &line, &col) == 0 ||
                 yfind(text, 1, key, NULL, &line, &col) == 0)
-                rc = leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: unknown key '%s'", path, line,
-                                  col, key);
+                rc = leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: unknown key '%s'", path, line, col,
+                                  key);
             else
                 rc = leap_err_set(err, LEAP_EPARSE, "%s: unknown key '%s'", path, key);
         } else if (lg.line >= 0) {
-            rc = leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: %s", path, lg.line + 1, lg.col + 1,
-                              m);
+            rc = leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: %s", path, lg.line + 1, lg.col + 1, m);
         } else {
             rc = leap_err_set(err, LEAP_EPARSE, "%s: %s", path, m);
         }
@@ -445,11 +447,14 @@ int leap__csv_bind(leap__parser *p, const char *header, size_t len, leap_err *er
         if (header) {
             const char *h = sc.spans[j].p;
             size_t hn = sc.spans[j].n;
-            while (hn && (*h == ' ' || *h == '\t')) h++, hn--;
-            while (hn && (h[hn - 1] == ' ' || h[hn - 1] == '\t')) hn--;
+            while (hn && (*h == ' ' || *h == '\t'))
+                h++, hn--;
+            while (hn && (h[hn - 1] == ' ' || h[hn - 1] == '\t'))
+                hn--;
             if (hn >= LEAP_NAME_MAX) {
-                rc = leap_err_set(err, LEAP_EPARSE, "%s:1: header column %zu: name longer than %d bytes",
-                                  p->fname, j + 1, LEAP_NAME_MAX - 1);
+                rc = leap_err_set(err, LEAP_EPARSE,
+                                  "%s:1: header column %zu: name longer than %d bytes", p->fname,
+                                  j + 1, LEAP_NAME_MAX - 1);
                 goto done;
             }
             memcpy(name, h, hn);
@@ -516,8 +521,10 @@ done:
 
 /* ---- one line --------------------------------------------------------------- */
 static void trim(const char **s, size_t *n) {
-    while (*n && (**s == ' ' || **s == '\t')) (*s)++, (*n)--;
-    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) (*n)--;
+    while (*n && (**s == ' ' || **s == '\t'))
+        (*s)++, (*n)--;
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
 }
 
 static int show(size_t n) { return (int)(n > 64 ? 64 : n); }
@@ -544,9 +551,12 @@ int leap__csv_line(const leap__parser *p, const char *s, const char *e, leap_row
         case LEAP_COL_LABEL: {
             trim(&v, &vn);
             double x;
-            if (vn == 1 && (*v == '0' || *v == '1')) x = *v - '0';
-            else if (vn == 4 && !strncasecmp(v, "true", 4)) x = 1;
-            else if (vn == 5 && !strncasecmp(v, "false", 5)) x = 0;
+            if (vn == 1 && (*v == '0' || *v == '1'))
+                x = *v - '0';
+            else if (vn == 4 && !strncasecmp(v, "true", 4))
+                x = 1;
+            else if (vn == 5 && !strncasecmp(v, "false", 5))
+                x = 0;
             else if (vn == 0) {
                 snprintf(why, why_n, "column %s: empty label", f->name);
                 return -1;
@@ -626,8 +636,8 @@ int leap__csv_line(const leap__parser *p, const char *s, const char *e, leap_row
             int64_t t = INT64_MIN;
             if (vn && f->ts_unix) {
                 if (leap__parse_int(v, vn, &t) || t == INT64_MIN) {
-                    snprintf(why, why_n, "column %s: '%.*s' is not unix seconds", f->name,
-                             show(vn), v);
+                    snprintf(why, why_n, "column %s: '%.*s' is not unix seconds", f->name, show(vn),
+                             v);
                     return -1;
                 }
             } else if (vn) {

@@ -13,7 +13,7 @@
 
 /* A run of whole lines (the last one may lack its '\n' at end of input). */
 typedef struct leap__block {
-    char *data;          /* [cap], owned */
+    char *data; /* [cap], owned */
     size_t len, cap;
     uint64_t first_line; /* 1-based line number of data[0] in its file */
     size_t n_lines;
@@ -23,18 +23,18 @@ void leap__block_free(leap__block *b);
 /* Raw text of categorical values seen, deduplicated by (column, hash). */
 typedef struct leap__dict_entry {
     uint64_t hash;
-    size_t off;  /* into text */
+    size_t off; /* into text */
     uint32_t len;
     uint32_t col;
 } leap__dict_entry;
 typedef struct leap__dict {
     leap__dict_entry *e; /* [n] in first-seen order */
     size_t n, cap;
-    char *text;          /* [tlen] all values back to back */
+    char *text; /* [tlen] all values back to back */
     size_t tlen, tcap;
-    uint32_t *slots;     /* [nslots] open addressing: index + 1, 0 = empty */
+    uint32_t *slots; /* [nslots] open addressing: index + 1, 0 = empty */
     size_t nslots;
-    int oom;             /* an allocation failed; entries may be missing */
+    int oom; /* an allocation failed; entries may be missing */
 } leap__dict;
 void leap__dict_add(leap__dict *d, uint32_t col, uint64_t hash, const char *s, size_t len);
 void leap__dict_clear(leap__dict *d);
@@ -49,19 +49,19 @@ typedef struct leap__span {
 typedef struct leap__scratch {
     leap__span *spans; /* [span_cap] */
     size_t span_cap;
-    char *buf;         /* [buf_cap] unescaped quoted fields, timestamp copies */
+    char *buf; /* [buf_cap] unescaped quoted fields, timestamp copies */
     size_t buf_cap;
 } leap__scratch;
 void leap__scratch_free(leap__scratch *s);
 
 /* What the CSV reader does with one field position of a line. */
 typedef struct leap__csv_field {
-    int col;            /* stored column index, or -1 (ignore) */
+    int col; /* stored column index, or -1 (ignore) */
     leap_col_type type;
-    char sep;           /* MULTI_CATEGORICAL separator */
-    uint8_t weighted;   /* MULTI_CATEGORICAL values are value:weight */
-    uint8_t ts_unix;    /* TIMESTAMP as integer seconds */
-    char *ts_format;    /* TIMESTAMP strptime format, owned */
+    char sep;         /* MULTI_CATEGORICAL separator */
+    uint8_t weighted; /* MULTI_CATEGORICAL values are value:weight */
+    uint8_t ts_unix;  /* TIMESTAMP as integer seconds */
+    char *ts_format;  /* TIMESTAMP strptime format, owned */
     char name[LEAP_NAME_MAX];
 } leap__csv_field;
 
@@ -80,16 +80,16 @@ typedef struct leap__parser {
     leap_format format;
     leap_bad_rows bad_rows;
     int keep_dict;
-    char fname[4096];         /* file name used in messages */
-    leap_schema schema;       /* stored columns; cols owned */
+    char fname[4096];   /* file name used in messages */
+    leap_schema schema; /* stored columns; cols owned */
     /* csv */
     char delim;
     int header;
     int has_default;
-    leap__csv_spec dflt;      /* type for header columns missing from the schema */
-    leap__csv_spec *specs;    /* [n_specs] from the YAML file, owned */
+    leap__csv_spec dflt;   /* type for header columns missing from the schema */
+    leap__csv_spec *specs; /* [n_specs] from the YAML file, owned */
     size_t n_specs;
-    leap__csv_field *fields;  /* [n_fields] per field position of a line, owned */
+    leap__csv_field *fields; /* [n_fields] per field position of a line, owned */
     size_t n_fields;
 } leap__parser;
 
@@ -108,9 +108,8 @@ int leap__csv_bind(leap__parser *p, const char *header, size_t len, leap_err *er
  * why[0..why_n) ("column I3: 'abc' is not an integer"). The row is only
  * counted by the caller on success; a failed row leaves garbage in slot
  * `row` that the next row overwrites. */
-typedef int (*leap__line_fn)(const leap__parser *p, const char *s, const char *e,
-                             leap_rowgroup *rg, size_t row, leap__scratch *sc, leap__dict *d,
-                             char *why, size_t why_n);
+typedef int (*leap__line_fn)(const leap__parser *p, const char *s, const char *e, leap_rowgroup *rg,
+                             size_t row, leap__scratch *sc, leap__dict *d, char *why, size_t why_n);
 int leap__criteo_line(const leap__parser *p, const char *s, const char *e, leap_rowgroup *rg,
                       size_t row, leap__scratch *sc, leap__dict *d, char *why, size_t why_n);
 int leap__csv_line(const leap__parser *p, const char *s, const char *e, leap_rowgroup *rg,

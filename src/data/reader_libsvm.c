@@ -25,9 +25,11 @@ static int is_space(char c) { return c == ' ' || c == '\t'; }
 int leap__libsvm_line(const leap__parser *p, const char *s, const char *e, leap_rowgroup *rg,
                       size_t row, leap__scratch *sc, leap__dict *d, char *why, size_t why_n) {
     const char *q = s;
-    while (q < e && is_space(*q)) q++;
+    while (q < e && is_space(*q))
+        q++;
     const char *t = q;
-    while (q < e && !is_space(*q)) q++;
+    while (q < e && !is_space(*q))
+        q++;
     size_t tn = (size_t)(q - t);
     double lv;
     if (tn == 0 || *t == '#') {
@@ -43,10 +45,12 @@ int leap__libsvm_line(const leap__parser *p, const char *s, const char *e, leap_
     if (row == 0) c->offsets[0] = 0;
     size_t k = c->offsets[row];
     for (;;) {
-        while (q < e && is_space(*q)) q++;
+        while (q < e && is_space(*q))
+            q++;
         if (q == e || *q == '#') break;
         t = q;
-        while (q < e && !is_space(*q)) q++;
+        while (q < e && !is_space(*q))
+            q++;
         tn = (size_t)(q - t);
         const char *colon = memchr(t, ':', tn);
         if (!colon || colon == t) {

@@ -87,8 +87,7 @@ int leap_split_opts_check(const leap_split_opts *o, leap_err *err) {
     if (!o->input || !*o->input) return leap_err_set(err, LEAP_EINVAL, "no input dataset given");
     if (!o->prefix || !*o->prefix)
         return leap_err_set(err, LEAP_EINVAL, "no output prefix given (-o PREFIX)");
-    if (strlen(o->prefix) > 4000)
-        return leap_err_set(err, LEAP_EINVAL, "output prefix too long");
+    if (strlen(o->prefix) > 4000) return leap_err_set(err, LEAP_EINVAL, "output prefix too long");
     if (o->n_fractions < 2 || o->n_fractions > LEAP_SPLIT_MAX_OUTPUTS)
         return leap_err_set(err, LEAP_EINVAL,
                             "--fractions: need 2 (train,test) or 3 (train,valid,test) values, "
@@ -157,7 +156,7 @@ typedef struct split_ctx {
 static double unit(uint64_t h) { return (double)(h >> 11) * (1.0 / 9007199254740992.0); }
 
 static uint32_t f32_bits(float f) {
-    if (f == 0) f = 0;              /* -0 and +0 are the same key */
+    if (f == 0) f = 0;               /* -0 and +0 are the same key */
     if (isnan(f)) return 0x7fc00000; /* every NaN is the same key (missing) */
     uint32_t b;
     memcpy(&b, &f, 4);
@@ -214,17 +213,21 @@ static int gather(const leap_rowgroup *in, const uint32_t *sel, size_t n, leap_r
         case LEAP_COL_LABEL:
         case LEAP_COL_WEIGHT:
         case LEAP_COL_NUMERIC:
-            for (size_t j = 0; j < n; j++) b->f32[j] = a->f32[sel[j]];
+            for (size_t j = 0; j < n; j++)
+                b->f32[j] = a->f32[sel[j]];
             break;
         case LEAP_COL_CATEGORICAL:
-            for (size_t j = 0; j < n; j++) b->u64[j] = a->u64[sel[j]];
+            for (size_t j = 0; j < n; j++)
+                b->u64[j] = a->u64[sel[j]];
             break;
         case LEAP_COL_TIMESTAMP:
-            for (size_t j = 0; j < n; j++) b->i64[j] = a->i64[sel[j]];
+            for (size_t j = 0; j < n; j++)
+                b->i64[j] = a->i64[sel[j]];
             break;
         case LEAP_COL_MULTI_CATEGORICAL: {
             size_t nv = 0;
-            for (size_t j = 0; j < n; j++) nv += a->offsets[sel[j] + 1] - a->offsets[sel[j]];
+            for (size_t j = 0; j < n; j++)
+                nv += a->offsets[sel[j] + 1] - a->offsets[sel[j]];
             if (nv > UINT32_MAX) return LEAP_ENOMEM;
             /* grow this column's values only (reserve grows every multi column) */
             if (nv > b->vcap || !b->u64) {
@@ -339,8 +342,8 @@ static int find_time_cuts(split_ctx *x, leap_err *err) {
     x->want = calloc(nc, 1);
     if (!x->keys || !sorted || !x->want) {
         free(sorted);
-        return leap_err_set(err, LEAP_ENOMEM, "%s: out of memory for %llu time values",
-                            x->o->input, (unsigned long long)N);
+        return leap_err_set(err, LEAP_ENOMEM, "%s: out of memory for %llu time values", x->o->input,
+                            (unsigned long long)N);
     }
     x->want[x->key_col] = 1;
     size_t n_rg = leap_dataset_num_row_groups(x->ds);
@@ -359,8 +362,10 @@ static int find_time_cuts(split_ctx *x, leap_err *err) {
         uint64_t lo = 0, hi = k; /* m = number of keys < t */
         while (lo < hi) {
             uint64_t mid = lo + (hi - lo) / 2;
-            if (sorted[mid] < t) lo = mid + 1;
-            else hi = mid;
+            if (sorted[mid] < t)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         uint64_t need = k - lo, seen = 0;
         for (uint64_t r = 0; r < N; r++)
@@ -377,8 +382,10 @@ static int find_time_cuts(split_ctx *x, leap_err *err) {
 static void describe(const split_ctx *x, char *buf, size_t len) {
     const leap_split_opts *o = x->o;
     char by[128];
-    if (o->by == LEAP_SPLIT_BY_ROW_HASH) snprintf(by, sizeof by, "hash");
-    else snprintf(by, sizeof by, "%s:%s", o->by == LEAP_SPLIT_BY_TIME ? "time" : "hash", o->column);
+    if (o->by == LEAP_SPLIT_BY_ROW_HASH)
+        snprintf(by, sizeof by, "hash");
+    else
+        snprintf(by, sizeof by, "%s:%s", o->by == LEAP_SPLIT_BY_TIME ? "time" : "hash", o->column);
     int k = snprintf(buf, len, "%s seed=%llu fractions=", by, (unsigned long long)o->seed);
     for (size_t i = 0; i < o->n_fractions && k > 0 && (size_t)k < len; i++)
         k += snprintf(buf + k, len - (size_t)k, "%s%g", i ? "," : "", o->fractions[i]);
@@ -423,8 +430,7 @@ static int resolve_columns(split_ctx *x, leap_err *err) {
     if (o->by != LEAP_SPLIT_BY_ROW_HASH) {
         x->key_col = leap_schema_find(s, o->column);
         if (x->key_col < 0)
-            return leap_err_set(err, LEAP_EINVAL, "%s: no column named '%s'", o->input,
-                                o->column);
+            return leap_err_set(err, LEAP_EINVAL, "%s: no column named '%s'", o->input, o->column);
         leap_col_type t = s->cols[x->key_col].type;
         if (o->by == LEAP_SPLIT_BY_TIME && t != LEAP_COL_TIMESTAMP && t != LEAP_COL_NUMERIC)
             return leap_err_set(err, LEAP_EINVAL,
@@ -440,11 +446,11 @@ static int resolve_columns(split_ctx *x, leap_err *err) {
     x->label_col = leap_schema_find_type(s, LEAP_COL_LABEL);
     x->in_weight_col = leap_schema_find_type(s, LEAP_COL_WEIGHT);
     x->train_weight_col = -1;
-    for (size_t k = 0; k < x->n_out; k++) x->out_s[k] = *s;
+    for (size_t k = 0; k < x->n_out; k++)
+        x->out_s[k] = *s;
     if (o->neg_rate > 0) {
         if (x->label_col < 0)
-            return leap_err_set(err, LEAP_EINVAL, "%s: --neg-rate needs a label column",
-                                o->input);
+            return leap_err_set(err, LEAP_EINVAL, "%s: --neg-rate needs a label column", o->input);
         if (x->in_weight_col >= 0) {
             x->train_weight_col = x->in_weight_col;
         } else {
@@ -506,8 +512,10 @@ static void ctx_free(split_ctx *x) {
         }
     if (x->slots)
         for (size_t i = 0; i < x->window; i++)
-            for (size_t s = 0; s < x->n_out; s++) leap_encoded_rg_free(&x->slots[i].enc[s]);
-    for (size_t s = 0; s < x->n_out; s++) leap_dataset_writer_abort(x->w[s]);
+            for (size_t s = 0; s < x->n_out; s++)
+                leap_encoded_rg_free(&x->slots[i].enc[s]);
+    for (size_t s = 0; s < x->n_out; s++)
+        leap_dataset_writer_abort(x->w[s]);
     free(x->th);
     free(x->slots);
     free(x->rg_start);
@@ -527,7 +535,8 @@ int leap_split(const leap_split_opts *o, leap_split_report *rep, leap_err *err) 
     split_ctx x = {.o = o, .n_out = o->n_fractions};
     rep->n_outputs = x.n_out;
     double acc = 0;
-    for (size_t s = 0; s < x.n_out; s++) x.cum[s] = (acc += o->fractions[s]);
+    for (size_t s = 0; s < x.n_out; s++)
+        x.cum[s] = (acc += o->fractions[s]);
     x.seed_split = leap_mix64(o->seed, 0x73706c6974ULL); /* "split" */
     x.seed_neg = leap_mix64(o->seed, 0x6e6567ULL);       /* "neg" */
 
@@ -542,7 +551,8 @@ int leap_split(const leap_split_opts *o, leap_split_report *rep, leap_err *err) 
     size_t n_rg = leap_dataset_num_row_groups(x.ds);
     for (x.win_start = 0; x.win_start < n_rg; x.win_start += x.window) {
         size_t cnt = n_rg - x.win_start < x.window ? n_rg - x.win_start : x.window;
-        for (size_t i = 0; i < cnt; i++) x.slots[i].err = (leap_err){0};
+        for (size_t i = 0; i < cnt; i++)
+            x.slots[i].err = (leap_err){0};
         rc = leap_parallel_for(x.n_threads, cnt, split_task, &x);
         if (rc) {
             rc = first_slot_error(&x, cnt, rc, err);
@@ -567,7 +577,8 @@ int leap_split(const leap_split_opts *o, leap_split_report *rep, leap_err *err) 
         x.w[s] = NULL;
         rc = leap_dataset_writer_commit(w, err);
         if (rc) {
-            for (size_t k = 0; k < s; k++) unlink(rep->paths[k]);
+            for (size_t k = 0; k < s; k++)
+                unlink(rep->paths[k]);
             goto done;
         }
     }

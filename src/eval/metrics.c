@@ -83,9 +83,9 @@ static int cmp_u64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-#define RADIX_BITS 11
-#define RADIX_SIZE (1u << RADIX_BITS)
-#define RADIX_PASSES 3 /* 11 + 11 + 10 bits cover the 32 score bits */
+#define RADIX_BITS    11
+#define RADIX_SIZE    (1u << RADIX_BITS)
+#define RADIX_PASSES  3   /* 11 + 11 + 10 bits cover the 32 score bits */
 #define RADIX_SMALL_N 512 /* below this, qsort beats clearing 3 x 2048 counters */
 
 /* Sorts a[0..n) ascending by the high 32 bits (stable LSD radix sort; tmp has
@@ -193,8 +193,10 @@ static void compute_core(const float *p, const float *y, const float *w, size_t 
         while (i > 0 && (uint32_t)(s[i - 1] >> 32) == score) {
             uint64_t v = s[--i];
             double wi = float_from_bits((uint32_t)v & 0x7fffffffu);
-            if (v & 0x80000000u) gp += wi;
-            else gn += wi;
+            if (v & 0x80000000u)
+                gp += wi;
+            else
+                gn += wi;
         }
         auc_sum += gn * (tp + 0.5 * gp);
         tp += gp;
@@ -258,7 +260,8 @@ typedef struct slice_map {
 
 static int slice_map_init(slice_map *sm, size_t min_cap) {
     size_t cap = 64;
-    while (cap < min_cap) cap *= 2;
+    while (cap < min_cap)
+        cap *= 2;
     sm->e = calloc(cap, sizeof(slice_entry));
     sm->cap = cap;
     sm->used = 0;
@@ -268,7 +271,8 @@ static int slice_map_init(slice_map *sm, size_t min_cap) {
 static size_t slice_map_find(const slice_map *sm, uint64_t key) {
     size_t mask = sm->cap - 1;
     size_t h = (size_t)leap_mix64(key, 0) & mask;
-    while (sm->e[h].value != 0 && sm->e[h].key != key) h = (h + 1) & mask;
+    while (sm->e[h].value != 0 && sm->e[h].key != key)
+        h = (h + 1) & mask;
     return h;
 }
 
@@ -357,7 +361,8 @@ int leap_metrics_sliced(const float *p, const float *y, const float *w, const ui
         if (filled < k) {
             top[filled++] = *e;
             if (filled == k)
-                for (size_t j = k / 2; j-- > 0;) heap_sift_down(top, k, j);
+                for (size_t j = k / 2; j-- > 0;)
+                    heap_sift_down(top, k, j);
         } else if (slice_before(e, &top[0])) {
             top[0] = *e;
             heap_sift_down(top, k, 0);
@@ -390,7 +395,8 @@ int leap_metrics_sliced(const float *p, const float *y, const float *w, const ui
         size_t r1 = ranks.e[slice_map_find(&ranks, key[i])].value;
         if (r1) rows[offset[r1 - 1]++] = i;
     }
-    for (size_t r = k; r-- > 0;) offset[r + 1] = offset[r];
+    for (size_t r = k; r-- > 0;)
+        offset[r + 1] = offset[r];
     offset[0] = 0;
 
     /* 4. Gather each slice and compute its metrics with shared scratch. */
@@ -452,8 +458,10 @@ static void c_locale_leave(c_locale_scope *s) {
 }
 
 static void json_num(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.9g", v);
-    else fputs("null", f);
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fputs("null", f);
 }
 
 void leap_metrics_write_json(FILE *f, const leap_metrics *m) {
@@ -485,8 +493,10 @@ void leap_metrics_write_json(FILE *f, const leap_metrics *m) {
 
 /* One right-aligned value column; NaN shows as "n/a". */
 static void table_num(FILE *f, const char *fmt, double v) {
-    if (isnan(v)) fprintf(f, "%12s", "n/a");
-    else fprintf(f, fmt, v);
+    if (isnan(v))
+        fprintf(f, "%12s", "n/a");
+    else
+        fprintf(f, fmt, v);
 }
 
 void leap_metrics_write_table(FILE *f, const leap_metrics *m) {

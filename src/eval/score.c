@@ -38,9 +38,12 @@ static int score_task(void *vctx, size_t g, int thread) {
         leap_col_type t = W->rg.types[S->key_col];
         for (size_t i = 0; i < n; i++) {
             uint64_t k = 0;
-            if (t == LEAP_COL_CATEGORICAL) k = c->u64[i];
-            else if (t == LEAP_COL_TIMESTAMP) k = (uint64_t)c->i64[i];
-            else if (c->f32) memcpy(&k, &c->f32[i], sizeof(float));
+            if (t == LEAP_COL_CATEGORICAL)
+                k = c->u64[i];
+            else if (t == LEAP_COL_TIMESTAMP)
+                k = (uint64_t)c->i64[i];
+            else if (c->f32)
+                memcpy(&k, &c->f32[i], sizeof(float));
             S->key[o + i] = k;
         }
     }
@@ -62,7 +65,8 @@ int leap_score_dataset(const leap_bundle *b, leap_dataset *ds, int threads, floa
         goto done;
     }
     S.offs[0] = 0;
-    for (size_t g = 0; g < G; g++) S.offs[g + 1] = S.offs[g] + leap_dataset_row_group_rows(ds, g);
+    for (size_t g = 0; g < G; g++)
+        S.offs[g + 1] = S.offs[g] + leap_dataset_row_group_rows(ds, g);
     for (int t = 0; t < threads; t++)
         if (leap_rowgroup_init(&S.wk[t].rg, s)) {
             rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");

@@ -16,7 +16,8 @@
 static uint16_t logb_table[LOGB_TABLE];
 static pthread_once_t logb_once = PTHREAD_ONCE_INIT;
 static void logb_init(void) {
-    for (int i = 0; i < LOGB_TABLE; i++) logb_table[i] = (uint16_t)leap_log_bucket((double)i);
+    for (int i = 0; i < LOGB_TABLE; i++)
+        logb_table[i] = (uint16_t)leap_log_bucket((double)i);
 }
 static inline int64_t log_bucket_fast(float x) {
     if (x >= 0.f && x < (float)LOGB_TABLE) {
@@ -52,7 +53,8 @@ static const leap_opt_def fz_defs[] = {
     {"numeric", LEAP_OPT_ENUM, offsetof(leap_fz_opts, numeric), 0, 0, 1, "log_bucket|raw",
      "numeric columns: Criteo log-bucket token or raw value"},
 };
-const leap_opt_table leap_fz_opt_table = {"featurizer", fz_defs, sizeof fz_defs / sizeof fz_defs[0]};
+const leap_opt_table leap_fz_opt_table = {"featurizer", fz_defs,
+                                          sizeof fz_defs / sizeof fz_defs[0]};
 
 /* Token for a missing value; distinct from every value hash because value
  * hashes are mixed with the field seed through a different path. */
@@ -142,9 +144,12 @@ int leap_featurizer_parse(leap_featurizer *fz, const char *text, size_t len, lea
             fz->n_buckets = 1u << b;
             have_bits = 1;
         } else if (!strcmp(k, "numeric")) {
-            if (!strcmp(v, "log_bucket")) fz->opts.numeric = 0;
-            else if (!strcmp(v, "raw")) fz->opts.numeric = 1;
-            else goto bad;
+            if (!strcmp(v, "log_bucket"))
+                fz->opts.numeric = 0;
+            else if (!strcmp(v, "raw"))
+                fz->opts.numeric = 1;
+            else
+                goto bad;
         } else if (!strcmp(k, "label")) {
             snprintf(fz->label, sizeof fz->label, "%s", v);
         } else if (!strcmp(k, "weight")) {
@@ -174,7 +179,8 @@ int leap_featurizer_parse(leap_featurizer *fz, const char *text, size_t len, lea
     }
     if (!have_bits || fz->n_fields == 0 || fz->n_fields > 65535) {
         leap_featurizer_free(fz);
-        return leap_err_set(err, LEAP_ECORRUPT, "featurizer state: incomplete (no hash_bits or fields)");
+        return leap_err_set(err, LEAP_ECORRUPT,
+                            "featurizer state: incomplete (no hash_bits or fields)");
     }
     return LEAP_OK;
 bad:
@@ -199,13 +205,14 @@ int leap_fz_bind(const leap_featurizer *fz, const leap_schema *s, const char *in
         if (c < 0) {
             leap_fz_binding_free(b);
             return leap_err_set(err, LEAP_EINVAL,
-                                "%s: column '%s' required by the model is missing",
-                                input_name, fz->fields[i].column);
+                                "%s: column '%s' required by the model is missing", input_name,
+                                fz->fields[i].column);
         }
         if (s->cols[c].type != op_source[fz->fields[i].op]) {
             leap_fz_binding_free(b);
             return leap_err_set(err, LEAP_EINVAL, "%s: column '%s' is %s, the model expects %s",
-                                input_name, fz->fields[i].column, leap_col_type_name(s->cols[c].type),
+                                input_name, fz->fields[i].column,
+                                leap_col_type_name(s->cols[c].type),
                                 leap_col_type_name(op_source[fz->fields[i].op]));
         }
         b->col[i] = c;
@@ -287,11 +294,13 @@ int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const le
      * (a single sequential stream instead of F at once) while the output tile
      * (FZ_TILE * F entries) stays in cache. */
     int single = 1;
-    for (size_t i = 0; i < fz->n_fields; i++) single &= fz->fields[i].op != LEAP_FZ_MULTI_HASH;
+    for (size_t i = 0; i < fz->n_fields; i++)
+        single &= fz->fields[i].op != LEAP_FZ_MULTI_HASH;
     if (single) {
         enum { FZ_TILE = 128 };
         const size_t F = fz->n_fields;
-        for (size_t r = 0; r <= n; r++) out->row_ptr[r] = (uint32_t)(r * F);
+        for (size_t r = 0; r <= n; r++)
+            out->row_ptr[r] = (uint32_t)(r * F);
         for (size_t t0 = 0; t0 < n; t0 += FZ_TILE) {
             size_t t1 = t0 + FZ_TILE < n ? t0 + FZ_TILE : n;
             for (size_t i = 0; i < F; i++) {

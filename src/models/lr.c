@@ -29,16 +29,15 @@
 static const leap_opt_def lr_defs[] = {
     {"optimizer", LEAP_OPT_ENUM, offsetof(lr_opts, optimizer), 0, 0, 2, "ftrl|adagrad|lbfgs",
      "FTRL-Proximal, AdaGrad-SGD (online) or L-BFGS (batch)"},
-    {"alpha", LEAP_OPT_FLOAT, offsetof(lr_opts, alpha), 0.05, 1e-6, 100,
-     NULL, "FTRL learning-rate scale"},
+    {"alpha", LEAP_OPT_FLOAT, offsetof(lr_opts, alpha), 0.05, 1e-6, 100, NULL,
+     "FTRL learning-rate scale"},
     {"beta", LEAP_OPT_FLOAT, offsetof(lr_opts, beta), 1.0, 0, 1e6, NULL,
      "FTRL learning-rate smoothing"},
     {"l1", LEAP_OPT_FLOAT, offsetof(lr_opts, l1), 0.5, 0, 1e6, NULL,
      "L1 strength (FTRL; on summed gradients)"},
     {"l2", LEAP_OPT_FLOAT, offsetof(lr_opts, l2), 1.0, 0, 1e6, NULL,
      "L2 strength on the summed loss (FTRL, L-BFGS; sklearn C = 1/l2)"},
-    {"lr", LEAP_OPT_FLOAT, offsetof(lr_opts, lr), 0.05, 1e-6, 100, NULL,
-     "AdaGrad learning rate"},
+    {"lr", LEAP_OPT_FLOAT, offsetof(lr_opts, lr), 0.05, 1e-6, 100, NULL, "AdaGrad learning rate"},
     {"weight_decay", LEAP_OPT_FLOAT, offsetof(lr_opts, weight_decay), 0, 0, 1, NULL,
      "AdaGrad per-update L2 decay of touched weights"},
     {"max_iter", LEAP_OPT_INT, offsetof(lr_opts, max_iter), 100, 1, 100000, NULL,
@@ -141,7 +140,8 @@ static void lr_train_ftrl(lr_model *l, const leap_fbatch *b, double sums[2]) {
                 B.sq[j] = sq;
                 B.w[j] = fabsf(z) <= l1 ? 0.f : w;
             }
-            for (uint32_t j = 0; j < m; j++) s += B.w[j] * xv[j];
+            for (uint32_t j = 0; j < m; j++)
+                s += B.w[j] * xv[j];
         } else {
             for (uint32_t k = a; k < e; k++) {
                 const float *zi = &zn[2 * (size_t)b->idx[k]];
@@ -198,7 +198,8 @@ static void lr_train_adagrad(lr_model *l, const leap_fbatch *b, double sums[2]) 
     for (size_t r = 0; r < b->n_rows; r++) {
         uint32_t a = b->row_ptr[r], e = b->row_ptr[r + 1];
         float s = w[bias];
-        for (uint32_t k = a; k < e; k++) s += w[b->idx[k]] * b->val[k];
+        for (uint32_t k = a; k < e; k++)
+            s += w[b->idx[k]] * b->val[k];
         float p = sigmoidf_clamped(s), y = b->label[r], wt = b->weight[r];
         loss += wt * logloss1(p, y);
         wsum += wt;
@@ -218,8 +219,10 @@ static void lr_train_adagrad(lr_model *l, const leap_fbatch *b, double sums[2]) 
 
 static void lr_train_batch(leap_model *m, const leap_fbatch *b, int thread, double sums[2]) {
     lr_model *l = (lr_model *)m;
-    if (l->o.optimizer == LR_FTRL) lr_train_ftrl(l, b, sums);
-    else if (l->o.optimizer == LR_ADAGRAD) lr_train_adagrad(l, b, sums);
+    if (l->o.optimizer == LR_FTRL)
+        lr_train_ftrl(l, b, sums);
+    else if (l->o.optimizer == LR_ADAGRAD)
+        lr_train_adagrad(l, b, sums);
     /* L-BFGS trains in fit(); batches never reach here */
 }
 
@@ -229,7 +232,8 @@ static void lr_predict_batch(const leap_model *m, const leap_fbatch *b, float *p
     const float wb = w[l->D - 1];
     for (size_t r = 0; r < b->n_rows; r++) {
         float s = wb;
-        for (uint32_t k = b->row_ptr[r]; k < b->row_ptr[r + 1]; k++) s += w[b->idx[k]] * b->val[k];
+        for (uint32_t k = b->row_ptr[r]; k < b->row_ptr[r + 1]; k++)
+            s += w[b->idx[k]] * b->val[k];
         p[r] = sigmoidf_clamped(s);
     }
 }
@@ -240,7 +244,8 @@ static void lr_refresh(leap_model *m) {
     const float alpha = (float)l->o.alpha, beta = (float)l->o.beta;
     const float l1 = (float)l->o.l1, l2 = (float)l->o.l2;
     const float *zn = l->zn;
-    for (uint32_t i = 0; i + 1 < l->D; i++) l->w[i] = ftrl_w(zn[2 * i], zn[2 * i + 1], alpha, beta, l1, l2);
+    for (uint32_t i = 0; i + 1 < l->D; i++)
+        l->w[i] = ftrl_w(zn[2 * i], zn[2 * i + 1], alpha, beta, l1, l2);
     uint32_t bias = l->D - 1;
     l->w[bias] = ftrl_w(zn[2 * bias], zn[2 * bias + 1], alpha, beta, 0.f, 0.f);
 }
@@ -274,9 +279,10 @@ static int lr_load(const void *opts, const leap_featurizer *fz, const uint8_t *b
     if (len < sizeof D) return leap_err_set(err, LEAP_ECORRUPT, "lr payload: too short");
     memcpy(&D, buf, sizeof D);
     if (D != fz->n_buckets + 1 || len != sizeof D + (size_t)D * sizeof(float))
-        return leap_err_set(err, LEAP_ECORRUPT,
-                            "lr payload: %zu bytes for %u weights does not match 2^hash_bits + 1 = %u",
-                            len, D, fz->n_buckets + 1);
+        return leap_err_set(
+            err, LEAP_ECORRUPT,
+            "lr payload: %zu bytes for %u weights does not match 2^hash_bits + 1 = %u", len, D,
+            fz->n_buckets + 1);
     lr_model *l = NULL;
     int rc = lr_alloc(opts, fz, 0, &l, err);
     if (rc) return rc;

@@ -18,11 +18,11 @@ typedef struct lr_opts {
 typedef struct lr_model {
     leap_model base;
     lr_opts o;
-    uint32_t D;   /* n_buckets + 1; bias at D - 1 */
-    float *zn;    /* FTRL state [D][2]: z_i, n_i side by side so one cache line
-                     miss fetches both (NULL when loaded from a bundle) */
-    float *g2;    /* AdaGrad Σg² [D] */
-    float *w;     /* prediction weights [D] */
+    uint32_t D; /* n_buckets + 1; bias at D - 1 */
+    float *zn;  /* FTRL state [D][2]: z_i, n_i side by side so one cache line
+                   miss fetches both (NULL when loaded from a bundle) */
+    float *g2;  /* AdaGrad Σg² [D] */
+    float *w;   /* prediction weights [D] */
 } lr_model;
 
 static inline float sigmoidf_clamped(float x) {
@@ -35,7 +35,6 @@ static inline double logloss1(float p, float y) {
     double q = p < 1e-15f ? 1e-15 : (p > 1 - 1e-7f ? 1 - 1e-7 : p);
     return y > 0.5f ? -log(q) : -log(1.0 - q);
 }
-
 
 /* Batch L-BFGS fit (lr_lbfgs.c); LEAP_EUNSUPPORTED for the online optimizers. */
 int leap__lr_fit(leap_model *m, leap_fit_io *io, leap_err *err);

@@ -27,14 +27,14 @@
 
 typedef struct lb {
     lr_model *l;
-    int T, mode;    /* mode 0: mark active coordinates and sum weights; 1: loss + gradient */
-    uint32_t D, A;  /* all coordinates; active ones (the bias is active[A - 1]) */
-    float *marker;  /* [D] 1 where a coordinate occurs (mode 0) */
-    int32_t *pos;   /* [D] compact index or -1 */
-    uint32_t *act;  /* [A] coordinate of each compact index */
-    const double *w;/* [A] point being evaluated */
-    double *gt;     /* [T][A] per-thread gradients */
-    double *acc;    /* [T][8] per-thread loss and weight sums (padded: no false sharing) */
+    int T, mode;     /* mode 0: mark active coordinates and sum weights; 1: loss + gradient */
+    uint32_t D, A;   /* all coordinates; active ones (the bias is active[A - 1]) */
+    float *marker;   /* [D] 1 where a coordinate occurs (mode 0) */
+    int32_t *pos;    /* [D] compact index or -1 */
+    uint32_t *act;   /* [A] coordinate of each compact index */
+    const double *w; /* [A] point being evaluated */
+    double *gt;      /* [T][A] per-thread gradients */
+    double *acc;     /* [T][8] per-thread loss and weight sums (padded: no false sharing) */
 } lb;
 
 static inline double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
@@ -43,8 +43,10 @@ static void lb_batch(void *user, const leap_fbatch *b, int thread) {
     lb *L = user;
     double *acc = &L->acc[8 * (size_t)thread];
     if (L->mode == 0) {
-        for (uint32_t k = 0; k < b->row_ptr[b->n_rows]; k++) L->marker[b->idx[k]] = 1.0f;
-        for (size_t r = 0; r < b->n_rows; r++) acc[1] += b->weight[r];
+        for (uint32_t k = 0; k < b->row_ptr[b->n_rows]; k++)
+            L->marker[b->idx[k]] = 1.0f;
+        for (size_t r = 0; r < b->n_rows; r++)
+            acc[1] += b->weight[r];
         return;
     }
     const int32_t *pos = L->pos;
@@ -55,12 +57,14 @@ static void lb_batch(void *user, const leap_fbatch *b, int thread) {
     for (size_t r = 0; r < b->n_rows; r++) {
         uint32_t a = b->row_ptr[r], e = b->row_ptr[r + 1];
         double s = w[bias];
-        for (uint32_t k = a; k < e; k++) s += w[pos[b->idx[k]]] * b->val[k];
+        for (uint32_t k = a; k < e; k++)
+            s += w[pos[b->idx[k]]] * b->val[k];
         double wt = b->weight[r], y = b->label[r] > 0.5f ? 1.0 : 0.0;
         loss += wt * (y > 0 ? softplus(-s) : softplus(s));
         double coef = wt * (1.0 / (1.0 + exp(-s)) - y);
         g[bias] += coef;
-        for (uint32_t k = a; k < e; k++) g[pos[b->idx[k]]] += coef * b->val[k];
+        for (uint32_t k = a; k < e; k++)
+            g[pos[b->idx[k]]] += coef * b->val[k];
     }
     acc[0] += loss;
 }
@@ -77,10 +81,12 @@ static int lb_eval(lb *L, leap_fit_io *io, const double *w, double *f, double *g
     memcpy(g, L->gt, A * sizeof(double));
     for (int t = 1; t < L->T; t++) {
         const double *gt = L->gt + (size_t)t * A;
-        for (size_t j = 0; j < A; j++) g[j] += gt[j];
+        for (size_t j = 0; j < A; j++)
+            g[j] += gt[j];
     }
     double loss = 0;
-    for (int t = 0; t < L->T; t++) loss += L->acc[8 * (size_t)t];
+    for (int t = 0; t < L->T; t++)
+        loss += L->acc[8 * (size_t)t];
     if ((rc = leap_comm_allreduce_sum_f64(io->comm, g, A, err)) ||
         (rc = leap_comm_allreduce_sum_f64(io->comm, &loss, 1, err)))
         return rc;
@@ -95,13 +101,15 @@ static int lb_eval(lb *L, leap_fit_io *io, const double *w, double *f, double *g
 
 static double dot(const double *a, const double *b, size_t n) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
 static double dotf(const float *a, const double *b, size_t n) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
     return s;
 }
 
@@ -122,7 +130,8 @@ int leap__lr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
     if ((rc = io->map(io, lb_batch, &L, err))) goto out;
     if ((rc = leap_comm_allreduce_sum_f32(io->comm, L.marker, L.D, err))) goto out;
     double wsum = 0;
-    for (int t = 0; t < L.T; t++) wsum += L.acc[8 * (size_t)t + 1];
+    for (int t = 0; t < L.T; t++)
+        wsum += L.acc[8 * (size_t)t + 1];
     if ((rc = leap_comm_allreduce_sum_f64(io->comm, &wsum, 1, err))) goto out;
     if (!(wsum > 0)) {
         rc = leap_err_set(err, LEAP_EINVAL, "lbfgs: the training data has no weight");
@@ -130,7 +139,8 @@ int leap__lr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
     }
     L.marker[L.D - 1] = 0; /* the bias goes last */
     uint32_t A = 0;
-    for (uint32_t i = 0; i < L.D; i++) L.pos[i] = L.marker[i] > 0 ? (int32_t)A++ : -1;
+    for (uint32_t i = 0; i < L.D; i++)
+        L.pos[i] = L.marker[i] > 0 ? (int32_t)A++ : -1;
     L.pos[L.D - 1] = (int32_t)A++;
     L.A = A;
     free(L.marker);
@@ -153,30 +163,36 @@ int leap__lr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
     int hist = 0, head = 0; /* pairs kept; next slot */
     for (int it = 1; it <= l->o.max_iter; it++) {
         /* d = -H g by the two-loop recursion */
-        for (size_t j = 0; j < A; j++) d[j] = -g[j];
+        for (size_t j = 0; j < A; j++)
+            d[j] = -g[j];
         for (int k = 0; k < hist; k++) {
             int s = (head - 1 - k + LB_M) % LB_M;
             alpha_k[s] = rho[s] * dotf(S + (size_t)s * A, d, A);
             const float *ys = Y + (size_t)s * A;
-            for (size_t j = 0; j < A; j++) d[j] -= alpha_k[s] * ys[j];
+            for (size_t j = 0; j < A; j++)
+                d[j] -= alpha_k[s] * ys[j];
         }
         if (hist > 0) {
             int s = (head - 1 + LB_M) % LB_M;
             const float *ys = Y + (size_t)s * A;
             double yy = 0;
-            for (size_t j = 0; j < A; j++) yy += (double)ys[j] * ys[j];
+            for (size_t j = 0; j < A; j++)
+                yy += (double)ys[j] * ys[j];
             double gamma = 1.0 / (rho[s] * yy);
-            for (size_t j = 0; j < A; j++) d[j] *= gamma;
+            for (size_t j = 0; j < A; j++)
+                d[j] *= gamma;
         }
         for (int k = hist - 1; k >= 0; k--) {
             int s = (head - 1 - k + LB_M) % LB_M;
             double beta = rho[s] * dotf(Y + (size_t)s * A, d, A);
             const float *ss = S + (size_t)s * A;
-            for (size_t j = 0; j < A; j++) d[j] += (alpha_k[s] - beta) * ss[j];
+            for (size_t j = 0; j < A; j++)
+                d[j] += (alpha_k[s] - beta) * ss[j];
         }
         double gd = dot(g, d, A);
         if (!(gd < 0)) { /* not a descent direction: restart from steepest descent */
-            for (size_t j = 0; j < A; j++) d[j] = -g[j];
+            for (size_t j = 0; j < A; j++)
+                d[j] = -g[j];
             gd = -dot(g, g, A);
             hist = 0;
         }
@@ -184,7 +200,8 @@ int leap__lr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
         double step = hist == 0 ? fmin(1.0, 1.0 / sqrt(-gd)) : 1.0;
         int found = 0;
         for (int tries = 0; tries < 40; tries++) {
-            for (size_t j = 0; j < A; j++) wn[j] = w[j] + step * d[j];
+            for (size_t j = 0; j < A; j++)
+                wn[j] = w[j] + step * d[j];
             if ((rc = lb_eval(&L, io, wn, &fn, gn, err))) goto out;
             if (fn <= f + 1e-4 * step * gd) {
                 found = 1;
@@ -218,7 +235,8 @@ int leap__lr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
         if (rel < l->o.tol) break;
     }
     memset(l->w, 0, (size_t)l->D * sizeof *l->w);
-    for (uint32_t j = 0; j < A; j++) l->w[L.act[j]] = (float)w[j];
+    for (uint32_t j = 0; j < A; j++)
+        l->w[L.act[j]] = (float)w[j];
     goto out;
 oom:
     rc = leap_err_set(err, LEAP_ENOMEM, "lbfgs: out of memory");

@@ -56,19 +56,23 @@ void leap_bundle_free(leap_bundle *b) {
 }
 
 static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static uint32_t get_u32(const uint8_t *p) {
     uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
     return v;
 }
 static uint64_t get_u64(const uint8_t *p) {
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
@@ -113,7 +117,8 @@ int leap_bundle_save(const char *path, const leap_bundle *b, leap_err *err) {
     }
     size_t zlen = ZSTD_compress(z, zcap, payload.p, payload.len, 3);
     if (ZSTD_isError(zlen)) {
-        rc = leap_err_set(err, LEAP_EIO, "%s: compression failed: %s", path, ZSTD_getErrorName(zlen));
+        rc = leap_err_set(err, LEAP_EIO, "%s: compression failed: %s", path,
+                          ZSTD_getErrorName(zlen));
         goto done;
     }
     uint8_t hdr[LEAP_BUNDLE_HEADER];
@@ -146,7 +151,8 @@ done:
     return rc;
 }
 
-static int parse_meta(leap_bundle *b, const char *path, const char *text, size_t len, leap_err *err) {
+static int parse_meta(leap_bundle *b, const char *path, const char *text, size_t len,
+                      leap_err *err) {
     const char *p = text, *end = text + len;
     int line = 0;
     while (p < end) {
@@ -156,7 +162,8 @@ static int parse_meta(leap_bundle *b, const char *path, const char *text, size_t
         const char *eq = memchr(p, '=', (size_t)(le - p));
         if (le > p) {
             if (!eq || eq == p)
-                return leap_err_set(err, LEAP_ECORRUPT, "%s: metadata line %d has no key=value", path, line);
+                return leap_err_set(err, LEAP_ECORRUPT, "%s: metadata line %d has no key=value",
+                                    path, line);
             char *k = strndup(p, (size_t)(eq - p)), *v = strndup(eq + 1, (size_t)(le - eq - 1));
             int rc = (!k || !v) ? LEAP_ENOMEM : leap_bundle_meta_set(b, k, v);
             free(k);
@@ -220,10 +227,11 @@ int leap_bundle_parse(const uint8_t *buf, size_t size, const char *path, leap_bu
     uint64_t raw_len = get_u64(buf + 32), zlen = get_u64(buf + 40);
     uint64_t body = (uint64_t)size - LEAP_BUNDLE_HEADER - 8;
     if (meta_len > body || fz_len > body || zlen > body || meta_len + fz_len + zlen != body) {
-        rc = leap_err_set(err, LEAP_ECORRUPT,
-                          "%s: truncated or damaged bundle: header announces %llu bytes, file holds %llu",
-                          path, (unsigned long long)(meta_len + fz_len + zlen + LEAP_BUNDLE_HEADER + 8),
-                          (unsigned long long)size);
+        rc = leap_err_set(
+            err, LEAP_ECORRUPT,
+            "%s: truncated or damaged bundle: header announces %llu bytes, file holds %llu", path,
+            (unsigned long long)(meta_len + fz_len + zlen + LEAP_BUNDLE_HEADER + 8),
+            (unsigned long long)size);
         goto fail;
     }
     const uint8_t *meta = buf + LEAP_BUNDLE_HEADER, *fzt = meta + meta_len, *z = fzt + fz_len;
@@ -300,7 +308,8 @@ fail:
 void leap_bundle_predict(const leap_bundle *b, const leap_fbatch *fb, float *p) {
     b->model->ops->predict_batch(b->model, fb, p);
     if (b->neg_rate < 1.0)
-        for (size_t i = 0; i < fb->n_rows; i++) p[i] = leap_calibrate_neg_rate(p[i], b->neg_rate);
+        for (size_t i = 0; i < fb->n_rows; i++)
+            p[i] = leap_calibrate_neg_rate(p[i], b->neg_rate);
 }
 
 int leap__bundle_fix_checksum(uint8_t *buf, size_t size) {

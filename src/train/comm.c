@@ -75,21 +75,24 @@ static int allreduce(leap_comm *c, void *buf, size_t n, MPI_Datatype t, size_t e
 
 int leap_comm_allreduce_sum_f32(leap_comm *c, float *buf, size_t n, leap_err *err) {
 #ifdef LEAP_HAVE_MPI
-    if (c && c->mpi && c->size > 1) return allreduce(c, buf, n, MPI_FLOAT, sizeof(float), MPI_SUM, err);
+    if (c && c->mpi && c->size > 1)
+        return allreduce(c, buf, n, MPI_FLOAT, sizeof(float), MPI_SUM, err);
 #endif
     return LEAP_OK;
 }
 
 int leap_comm_allreduce_sum_f64(leap_comm *c, double *buf, size_t n, leap_err *err) {
 #ifdef LEAP_HAVE_MPI
-    if (c && c->mpi && c->size > 1) return allreduce(c, buf, n, MPI_DOUBLE, sizeof(double), MPI_SUM, err);
+    if (c && c->mpi && c->size > 1)
+        return allreduce(c, buf, n, MPI_DOUBLE, sizeof(double), MPI_SUM, err);
 #endif
     return LEAP_OK;
 }
 
 int leap_comm_allreduce_max_f64(leap_comm *c, double *buf, size_t n, leap_err *err) {
 #ifdef LEAP_HAVE_MPI
-    if (c && c->mpi && c->size > 1) return allreduce(c, buf, n, MPI_DOUBLE, sizeof(double), MPI_MAX, err);
+    if (c && c->mpi && c->size > 1)
+        return allreduce(c, buf, n, MPI_DOUBLE, sizeof(double), MPI_MAX, err);
 #endif
     return LEAP_OK;
 }

@@ -50,8 +50,8 @@ typedef struct worker {
 typedef struct run {
     leap_train_ctx *ctx;
     leap_model *m;
-    leap_dataset *ds; /* dataset being read by the current parallel_for */
-    worker *w;        /* [threads] */
+    leap_dataset *ds;     /* dataset being read by the current parallel_for */
+    worker *w;            /* [threads] */
     const size_t *groups; /* row groups of this parallel_for */
     double neg_rate;
     int valid_pass;
@@ -68,8 +68,8 @@ typedef struct run {
     size_t n_cache;
     atomic_int cache_state; /* 0: filling, 1: complete, -1: off (over budget or no memory) */
     atomic_size_t cache_bytes;
-    int fit_iters;   /* iterations a fit reported */
-    double fit_loss; /* its last mean loss */
+    int fit_iters;     /* iterations a fit reported */
+    double fit_loss;   /* its last mean loss */
     leap_err errs[64]; /* per thread */
 } run;
 
@@ -157,8 +157,8 @@ static int train_task(void *vctx, size_t task, int thread) {
             ws += R->w[t].sums[1];
         }
         double el = leap_now() - R->epoch_start;
-        leap_progress_info pi = {R->epoch + 1, R->ctx->o.epochs, (double)done, R->rows_total,
-                                 ws > 0 ? ls / ws : NAN, el > 0 ? done / el : 0};
+        leap_progress_info pi = {R->epoch + 1,  R->ctx->o.epochs,       (double)done,
+                                 R->rows_total, ws > 0 ? ls / ws : NAN, el > 0 ? done / el : 0};
         R->ctx->on_progress(R->ctx->ud, &pi);
     }
     return 0;
@@ -177,9 +177,9 @@ static int thread_error(run *R, int rc, leap_err *err) {
 typedef struct state_sync {
     leap_state_seg segs[LEAP_MAX_STATE_SEGS];
     size_t n_segs;
-    float **base;  /* [n_segs][segs[i].n] state at the last sync */
-    float *delta;  /* [max seg n] */
-    float **best;  /* [n_segs][...] best state (early stopping) */
+    float **base; /* [n_segs][segs[i].n] state at the last sync */
+    float *delta; /* [max seg n] */
+    float **best; /* [n_segs][...] best state (early stopping) */
 } state_sync;
 
 static void sync_free(state_sync *s) {
@@ -224,7 +224,8 @@ static int sync_state(state_sync *s, leap_comm *c, leap_err *err) {
     for (size_t i = 0; i < s->n_segs; i++) {
         leap_state_seg *g = &s->segs[i];
         float *b = s->base[i], *d = s->delta;
-        for (size_t k = 0; k < g->n; k++) d[k] = g->p[k] - b[k];
+        for (size_t k = 0; k < g->n; k++)
+            d[k] = g->p[k] - b[k];
         int rc = leap_comm_allreduce_sum_f32(c, d, g->n, err);
         if (rc) return rc;
         float scale = g->mode == LEAP_SYNC_MEAN_DELTA ? 1.0f / (float)size : 1.0f;
@@ -239,15 +240,18 @@ static int sync_state(state_sync *s, leap_comm *c, leap_err *err) {
 
 static void state_copy(state_sync *s, int to_best) {
     for (size_t i = 0; i < s->n_segs; i++) {
-        if (to_best) memcpy(s->best[i], s->segs[i].p, s->segs[i].n * sizeof(float));
-        else memcpy(s->segs[i].p, s->best[i], s->segs[i].n * sizeof(float));
+        if (to_best)
+            memcpy(s->best[i], s->segs[i].p, s->segs[i].n * sizeof(float));
+        else
+            memcpy(s->segs[i].p, s->best[i], s->segs[i].n * sizeof(float));
     }
 }
 
 /* Fisher–Yates shuffle of 0..n-1 driven by (seed, epoch). */
 static void shuffle(size_t *a, size_t n, uint64_t seed, int epoch) {
     leap_rng r = {leap_mix64(seed, (uint64_t)epoch + 1)};
-    for (size_t i = 0; i < n; i++) a[i] = i;
+    for (size_t i = 0; i < n; i++)
+        a[i] = i;
     for (size_t i = n; i > 1; i--) {
         size_t j = (size_t)(leap_rng_next(&r) % i);
         size_t t = a[i - 1];
@@ -265,8 +269,10 @@ static double run_valid(run *R, leap_err *err) {
         leap_err_set(err, LEAP_ENOMEM, "out of memory");
         return NAN;
     }
-    for (size_t g = (size_t)rank; g < G; g += (size_t)size) groups[mine++] = g;
-    for (int t = 0; t < ctx->threads; t++) R->w[t].sums[0] = R->w[t].sums[1] = 0;
+    for (size_t g = (size_t)rank; g < G; g += (size_t)size)
+        groups[mine++] = g;
+    for (int t = 0; t < ctx->threads; t++)
+        R->w[t].sums[0] = R->w[t].sums[1] = 0;
     R->ds = ctx->valid;
     R->groups = groups;
     R->valid_pass = 1;
@@ -294,7 +300,8 @@ static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err)
     size_t G = leap_dataset_num_row_groups(ctx->train), n = 0;
     size_t *groups = malloc((G ? G : 1) * sizeof *groups);
     if (!groups) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
-    for (size_t g = (size_t)rank; g < G; g += (size_t)size) groups[n++] = g;
+    for (size_t g = (size_t)rank; g < G; g += (size_t)size)
+        groups[n++] = g;
     if (!R->cache && R->cache_state == 0) {
         R->cache = calloc(n ? n : 1, sizeof *R->cache);
         R->n_cache = n;
@@ -309,8 +316,9 @@ static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err)
     free(groups);
     if (rc) return thread_error(R, rc, err);
     if (R->cache_state == 0) R->cache_state = 1; /* every batch is cached now */
-    if (R->cache_state == -1 && R->cache) {     /* over budget: drop what was kept */
-        for (size_t i = 0; i < R->n_cache; i++) leap_fbatch_free(&R->cache[i]);
+    if (R->cache_state == -1 && R->cache) {      /* over budget: drop what was kept */
+        for (size_t i = 0; i < R->n_cache; i++)
+            leap_fbatch_free(&R->cache[i]);
         free(R->cache);
         R->cache = NULL;
     }
@@ -352,23 +360,23 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
     const leap_schema *ts = leap_dataset_schema(ctx->train);
     for (int t = 0; t < T; t++) {
         if ((rc = leap_rowgroup_init(&R->w[t].rg, ts)) ||
-            (ctx->valid && (rc = leap_rowgroup_init(&R->w[t].vrg, leap_dataset_schema(ctx->valid)))) ||
+            (ctx->valid &&
+             (rc = leap_rowgroup_init(&R->w[t].vrg, leap_dataset_schema(ctx->valid)))) ||
             (rc = leap_fz_bind(ctx->fz, ts, leap_dataset_path(ctx->train), &R->w[t].bind, err))) {
             if (rc == LEAP_ENOMEM) leap_err_set(err, rc, "out of memory");
             goto done;
         }
     }
-    if (ctx->valid &&
-        (rc = leap_fz_bind(ctx->fz, leap_dataset_schema(ctx->valid), leap_dataset_path(ctx->valid),
-                           &R->vbind_proto, err)))
+    if (ctx->valid && (rc = leap_fz_bind(ctx->fz, leap_dataset_schema(ctx->valid),
+                                         leap_dataset_path(ctx->valid), &R->vbind_proto, err)))
         goto done;
     if ((rc = sync_init(&S, m, size > 1, ctx->valid && ctx->o.patience > 0))) {
         rc = leap_err_set(err, LEAP_ENOMEM, "out of memory for model state copies");
         goto done;
     }
     if (m->ops->fit) { /* models that train by full passes */
-        leap_fit_io io = {.threads = T, .comm = ctx->comm, .map = fit_map, .on_iter = fit_on_iter,
-                          .priv = R};
+        leap_fit_io io = {
+            .threads = T, .comm = ctx->comm, .map = fit_map, .on_iter = fit_on_iter, .priv = R};
         double t0 = leap_now();
         atomic_store(&R->rows_done, 0);
         rc = m->ops->fit(m, &io, err);
@@ -416,7 +424,8 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
             mine[n_mine++] = order[i];
             rows_mine += (double)leap_dataset_row_group_rows(ctx->train, order[i]);
         }
-        for (int t = 0; t < T; t++) R->w[t].sums[0] = R->w[t].sums[1] = 0;
+        for (int t = 0; t < T; t++)
+            R->w[t].sums[0] = R->w[t].sums[1] = 0;
         atomic_store(&R->rows_done, 0);
         R->epoch = ep;
         R->rows_total = rows_mine;
@@ -445,8 +454,8 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
         double smax = secs;
         if ((rc = leap_comm_allreduce_max_f64(ctx->comm, &smax, 1, err))) goto done;
         if (m->ops->refresh) m->ops->refresh(m);
-        leap_epoch_info ei = {ep + 1, s[1] > 0 ? s[0] / s[1] : NAN, NAN, s[2], smax,
-                              smax > 0 ? s[2] / smax : 0, 0};
+        leap_epoch_info ei = {ep + 1, s[1] > 0 ? s[0] / s[1] : NAN, NAN, s[2],
+                              smax,   smax > 0 ? s[2] / smax : 0,   0};
         rep->epochs_run = ep + 1;
         rep->train_logloss = ei.train_logloss;
         rep->train_seconds += smax;
@@ -476,7 +485,8 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
         if (ctx->on_epoch) ctx->on_epoch(ctx->ud, &ei);
         if (stop) break;
     }
-    if (ctx->valid && ctx->o.patience > 0 && rep->best_epoch > 0 && rep->best_epoch != rep->epochs_run) {
+    if (ctx->valid && ctx->o.patience > 0 && rep->best_epoch > 0 &&
+        rep->best_epoch != rep->epochs_run) {
         state_copy(&S, 0);
         if (m->ops->refresh) m->ops->refresh(m);
     }
@@ -493,7 +503,8 @@ done:
         }
     leap_fz_binding_free(&R->vbind_proto);
     if (R->cache) {
-        for (size_t i = 0; i < R->n_cache; i++) leap_fbatch_free(&R->cache[i]);
+        for (size_t i = 0; i < R->n_cache; i++)
+            leap_fbatch_free(&R->cache[i]);
         free(R->cache);
     }
     free(R->w);

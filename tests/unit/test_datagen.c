@@ -17,8 +17,7 @@ static const char *tmp_path(const char *name) {
     static int i;
     if (!tmpdir[0]) {
         snprintf(tmpdir, sizeof tmpdir, "/tmp/leap_datagen_XXXXXX");
-        if (!mkdtemp(tmpdir))
-            return NULL;
+        if (!mkdtemp(tmpdir)) return NULL;
     }
     char *b = buf[i++ & 3];
     snprintf(b, sizeof buf[0], "%s/%s", tmpdir, name);
@@ -28,8 +27,7 @@ static const char *tmp_path(const char *name) {
 /* Reads a whole file; caller frees. NULL when missing. */
 static char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -52,8 +50,7 @@ static int gen(const char *name, uint64_t rows, uint64_t seed, int threads, doub
         .rows = rows, .seed = seed, .output = tmp_path(name), .threads = threads, .base_ctr = ctr};
     leap_err err = {0};
     int rc = leap_datagen(&o, rep, &err);
-    if (rc != LEAP_OK)
-        fprintf(stderr, "  leap_datagen: %s\n", err.msg);
+    if (rc != LEAP_OK) fprintf(stderr, "  leap_datagen: %s\n", err.msg);
     return rc;
 }
 
@@ -107,29 +104,23 @@ static leap_datagen_report rep50;
 static int have50;
 
 static int need50(void) {
-    if (!have50)
-        have50 = gen("f50.tsv", N50, 42, 2, 0, &rep50) == LEAP_OK;
+    if (!have50) have50 = gen("f50.tsv", N50, 42, 2, 0, &rep50) == LEAP_OK;
     return have50;
 }
 
 static int is_int(const char *s, size_t n, int allow_neg) {
     size_t i = 0;
-    if (allow_neg && n > 1 && s[0] == '-')
-        i = 1;
-    if (i == n || n > 11)
-        return 0;
+    if (allow_neg && n > 1 && s[0] == '-') i = 1;
+    if (i == n || n > 11) return 0;
     for (; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return 0;
+        if (!isdigit((unsigned char)s[i])) return 0;
     return 1;
 }
 
 static int is_hex8(const char *s, size_t n) {
-    if (n != 8)
-        return 0;
+    if (n != 8) return 0;
     for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-            return 0;
+        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f')) return 0;
     return 1;
 }
 
@@ -150,25 +141,21 @@ TEST(row_format_and_missing_rates) {
             char *fe = tab ? tab : end;
             size_t n = (size_t)(fe - f);
             if (col == 0) {
-                if (n != 1 || (f[0] != '0' && f[0] != '1'))
-                    bad = 1;
+                if (n != 1 || (f[0] != '0' && f[0] != '1')) bad = 1;
                 clicks += f[0] == '1';
             } else if (n == 0) {
                 missing[col]++;
             } else if (col <= 13) {
-                if (!is_int(f, n, col == 2))
-                    bad = 2; /* only I2 may be negative */
+                if (!is_int(f, n, col == 2)) bad = 2; /* only I2 may be negative */
                 negatives += f[0] == '-';
             } else if (!is_hex8(f, n)) {
                 bad = 3;
             }
             col++;
-            if (!tab)
-                break;
+            if (!tab) break;
             f = tab + 1;
         }
-        if (col != 40)
-            bad = 4;
+        if (col != 40) bad = 4;
         rows++;
         line = end + 1;
     }
@@ -237,10 +224,8 @@ TEST(truth_file_and_bayes_metrics_recomputed) {
         char again[32];
         /* the file holds exactly what printf("%.9g") writes for the float */
         snprintf(again, sizeof again, "%.9g", (double)p);
-        if (*e || strcmp(again, t) != 0)
-            bad_fmt++;
-        if (!(p > 0 && p < 1))
-            bad_range++;
+        if (*e || strcmp(again, t) != 0) bad_fmt++;
+        if (!(p > 0 && p < 1)) bad_range++;
         float y = d[0] == '1';
         v[n].p = p;
         v[n].y = y;
@@ -319,6 +304,5 @@ TEST(zz_cleanup) {
         unlink(tmp_path(names[i]));
         unlink(truth_of(names[i]));
     }
-    if (tmpdir[0])
-        ASSERT_OK(rmdir(tmpdir));
+    if (tmpdir[0]) ASSERT_OK(rmdir(tmpdir));
 }

@@ -14,9 +14,12 @@
 enum { C_LABEL, C_NUM, C_CAT, C_MULTI, C_WMULTI, C_TS, C_W, N_COLS };
 
 static leap_column_def all_cols[N_COLS] = {
-    {"label", LEAP_COL_LABEL, 0},        {"num", LEAP_COL_NUMERIC, 0},
-    {"cat", LEAP_COL_CATEGORICAL, 0},    {"tags", LEAP_COL_MULTI_CATEGORICAL, 0},
-    {"feats", LEAP_COL_MULTI_CATEGORICAL, 1}, {"ts", LEAP_COL_TIMESTAMP, 0},
+    {"label", LEAP_COL_LABEL, 0},
+    {"num", LEAP_COL_NUMERIC, 0},
+    {"cat", LEAP_COL_CATEGORICAL, 0},
+    {"tags", LEAP_COL_MULTI_CATEGORICAL, 0},
+    {"feats", LEAP_COL_MULTI_CATEGORICAL, 1},
+    {"ts", LEAP_COL_TIMESTAMP, 0},
     {"w", LEAP_COL_WEIGHT, 0},
 };
 static const leap_schema all_schema = {N_COLS, all_cols};
@@ -46,7 +49,8 @@ static uint64_t cat_of(uint64_t row) {
  * missing values (NaN, 0, INT64_MIN) and empty multi lists sprinkled in. */
 static void fill(leap_rowgroup *rg, size_t first, size_t n) {
     size_t nv = 0;
-    for (size_t i = 0; i < n; i++) nv += (first + i) % 4;
+    for (size_t i = 0; i < n; i++)
+        nv += (first + i) % 4;
     if (leap_rowgroup_reserve(rg, n, nv)) abort();
     uint32_t o1 = 0, o2 = 0;
     rg->cols[C_MULTI].offsets[0] = rg->cols[C_WMULTI].offsets[0] = 0;
@@ -313,8 +317,10 @@ TEST(parallel_encode_matches_serial_bytes) {
     ASSERT_OK(leap_dataset_writer_create(pa, &all_schema, NULL, &w, &err));
     enc_ctx x = {w, enc, 0};
     ASSERT_OK(leap_parallel_for(4, 8, enc_task, &x));
-    for (int g = 0; g < 8; g++) ASSERT_OK(leap_dataset_writer_add_encoded(w, &enc[g], &err));
-    for (int g = 0; g < 8; g++) leap_encoded_rg_free(&enc[g]);
+    for (int g = 0; g < 8; g++)
+        ASSERT_OK(leap_dataset_writer_add_encoded(w, &enc[g], &err));
+    for (int g = 0; g < 8; g++)
+        leap_encoded_rg_free(&enc[g]);
     ASSERT_OK(leap_dataset_writer_commit(w, &err));
 
     ASSERT_OK(leap_dataset_writer_create(pb, &all_schema, NULL, &w, &err));

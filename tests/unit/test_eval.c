@@ -22,14 +22,18 @@ static double brute_auc(const float *p, const float *y, const float *w, size_t n
     double num = 0, wp = 0, wn = 0;
     for (size_t i = 0; i < n; i++) {
         double wi = w ? w[i] : 1.0;
-        if (y[i] == 1.0f) wp += wi;
-        else wn += wi;
+        if (y[i] == 1.0f)
+            wp += wi;
+        else
+            wn += wi;
         if (y[i] != 1.0f) continue;
         for (size_t j = 0; j < n; j++) {
             if (y[j] != 0.0f) continue;
             double wj = w ? w[j] : 1.0;
-            if (p[i] > p[j]) num += wi * wj;
-            else if (p[i] == p[j]) num += 0.5 * wi * wj;
+            if (p[i] > p[j])
+                num += wi * wj;
+            else if (p[i] == p[j])
+                num += 0.5 * wi * wj;
         }
     }
     return (wp > 0 && wn > 0) ? num / (wp * wn) : NAN;
@@ -39,7 +43,8 @@ static double brute_auc(const float *p, const float *y, const float *w, size_t n
  * P(t) and R(t) over rows with score >= t; AP = Σ (R_k - R_{k-1}) P_k. */
 static double brute_ap(const float *p, const float *y, const float *w, size_t n) {
     double total_pos = 0;
-    for (size_t i = 0; i < n; i++) total_pos += (w ? w[i] : 1.0) * y[i];
+    for (size_t i = 0; i < n; i++)
+        total_pos += (w ? w[i] : 1.0) * y[i];
     if (!(total_pos > 0)) return NAN;
     double ap = 0, prev_r = 0, t = INFINITY;
     for (;;) {
@@ -63,15 +68,15 @@ static double brute_ap(const float *p, const float *y, const float *w, size_t n)
 }
 
 /* NaN-aware closeness: both NaN passes, one NaN fails. */
-#define ASSERT_NEAR_NAN(a, b, tol)                                                   \
-    do {                                                                              \
-        double tn_a = (a), tn_b = (b);                                                \
-        if (isnan(tn_a) || isnan(tn_b)) {                                             \
-            if (!(isnan(tn_a) && isnan(tn_b)))                                        \
-                TH_FAIL("%s vs %s: %.17g vs %.17g (NaN mismatch)", #a, #b, tn_a, tn_b); \
-        } else {                                                                      \
-            ASSERT_NEAR(tn_a, tn_b, tol);                                             \
-        }                                                                             \
+#define ASSERT_NEAR_NAN(a, b, tol)                                                                 \
+    do {                                                                                           \
+        double tn_a = (a), tn_b = (b);                                                             \
+        if (isnan(tn_a) || isnan(tn_b)) {                                                          \
+            if (!(isnan(tn_a) && isnan(tn_b)))                                                     \
+                TH_FAIL("%s vs %s: %.17g vs %.17g (NaN mismatch)", #a, #b, tn_a, tn_b);            \
+        } else {                                                                                   \
+            ASSERT_NEAR(tn_a, tn_b, tol);                                                          \
+        }                                                                                          \
     } while (0)
 
 /* Random rows with many ties: scores on a grid of 9 values (k/8), weights from
@@ -103,13 +108,16 @@ TEST(auc_matches_pairwise_count) {
             random_rows(&r, p, y, w, n);
             if (t % 2) w[0] = 1.0f; /* keep total weight > 0 on most tiny cases */
             int ok_weight = 0;
-            for (size_t i = 0; i < n; i++) ok_weight |= w[i] > 0;
+            for (size_t i = 0; i < n; i++)
+                ok_weight |= w[i] > 0;
             if (!ok_weight) continue; /* total weight 0 is an error, tested below */
             double want_w = brute_auc(p, y, w, n), want_u = brute_auc(p, y, NULL, n);
             ASSERT_NEAR_NAN(leap_metric_auc(p, y, w, n), want_w, 1e-12);
             ASSERT_NEAR_NAN(leap_metric_auc(p, y, NULL, n), want_u, 1e-12);
-            if (isnan(want_w)) nan_seen = 1;
-            else value_seen = 1;
+            if (isnan(want_w))
+                nan_seen = 1;
+            else
+                value_seen = 1;
         }
     }
     ASSERT_TRUE(nan_seen && value_seen); /* both branches were exercised */
@@ -281,10 +289,18 @@ TEST(sliced_matches_per_slice_compute) {
     for (size_t i = n; i > 1; i--) { /* Fisher-Yates: slices interleave */
         size_t j = leap_rng_next(&r) % i;
         float t;
-        t = p[i - 1]; p[i - 1] = p[j]; p[j] = t;
-        t = y[i - 1]; y[i - 1] = y[j]; y[j] = t;
-        t = w[i - 1]; w[i - 1] = w[j]; w[j] = t;
-        uint64_t tk = key[i - 1]; key[i - 1] = key[j]; key[j] = tk;
+        t = p[i - 1];
+        p[i - 1] = p[j];
+        p[j] = t;
+        t = y[i - 1];
+        y[i - 1] = y[j];
+        y[j] = t;
+        t = w[i - 1];
+        w[i - 1] = w[j];
+        w[j] = t;
+        uint64_t tk = key[i - 1];
+        key[i - 1] = key[j];
+        key[j] = tk;
     }
     /* expected order: count desc, then key asc */
     static const uint64_t order[6] = {17, UINT64_MAX, 0, 99, 5, 123456789};
@@ -295,8 +311,8 @@ TEST(sliced_matches_per_slice_compute) {
             leap_slice *sl = NULL;
             size_t ns = 0;
             leap_err err = {0};
-            ASSERT_OK(leap_metrics_sliced(p, y, weighted ? w : NULL, key, N, limits[li], &sl,
-                                          &ns, &err));
+            ASSERT_OK(
+                leap_metrics_sliced(p, y, weighted ? w : NULL, key, N, limits[li], &sl, &ns, &err));
             size_t want_ns = limits[li] == 0 || limits[li] > 6 ? 6 : limits[li];
             ASSERT_EQ_INT(ns, want_ns);
             for (size_t s = 0; s < ns; s++) {
@@ -350,11 +366,11 @@ TEST(validation_names_the_row) {
         float p, y, w;
         const char *what;
     } bad[] = {
-        {0.5f, 2.0f, 1.0f, "label"},       {0.5f, 0.5f, 1.0f, "label"},
-        {0.5f, NAN, 1.0f, "label"},        {0.5f, -1.0f, 1.0f, "label"},
-        {1.5f, 1.0f, 1.0f, "prediction"},  {-0.1f, 1.0f, 1.0f, "prediction"},
-        {NAN, 1.0f, 1.0f, "prediction"},   {0.5f, 1.0f, -1.0f, "weight"},
-        {0.5f, 1.0f, NAN, "weight"},       {0.5f, 1.0f, INFINITY, "weight"},
+        {0.5f, 2.0f, 1.0f, "label"},      {0.5f, 0.5f, 1.0f, "label"},
+        {0.5f, NAN, 1.0f, "label"},       {0.5f, -1.0f, 1.0f, "label"},
+        {1.5f, 1.0f, 1.0f, "prediction"}, {-0.1f, 1.0f, 1.0f, "prediction"},
+        {NAN, 1.0f, 1.0f, "prediction"},  {0.5f, 1.0f, -1.0f, "weight"},
+        {0.5f, 1.0f, NAN, "weight"},      {0.5f, 1.0f, INFINITY, "weight"},
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         float p[5] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f}, y[5] = {0, 1, 0, 1, 0}, w[5] = {1, 1, 1, 1, 1};

@@ -53,9 +53,9 @@ TEST(log_bucket_matches_criteo_formula) {
     ASSERT_EQ_INT(leap_log_bucket(0), 0);
     ASSERT_EQ_INT(leap_log_bucket(2), 2);
     ASSERT_EQ_INT(leap_log_bucket(-1), -1);
-    ASSERT_EQ_INT(leap_log_bucket(3), 1);    /* ln 3 = 1.0986, ^2 = 1.207 */
-    ASSERT_EQ_INT(leap_log_bucket(100), 21); /* ln 100 = 4.605, ^2 = 21.2 */
-    ASSERT_EQ_INT(leap_log_bucket(1e6), 190);/* 13.8155^2 = 190.87 */
+    ASSERT_EQ_INT(leap_log_bucket(3), 1);     /* ln 3 = 1.0986, ^2 = 1.207 */
+    ASSERT_EQ_INT(leap_log_bucket(100), 21);  /* ln 100 = 4.605, ^2 = 21.2 */
+    ASSERT_EQ_INT(leap_log_bucket(1e6), 190); /* 13.8155^2 = 190.87 */
 }
 
 TEST(featurizer_text_round_trip) {
@@ -73,7 +73,8 @@ TEST(featurizer_text_round_trip) {
     ASSERT_TRUE(strcmp(back.fields[1].column, "C2") == 0);
     ASSERT_EQ_U64(back.fields[1].seed, fz.fields[1].seed);
     leap_featurizer_free(&back);
-    ASSERT_EQ_INT(leap_featurizer_parse(&back, "hash_bits=8\nfield=C1 nope\n", 27, &err), LEAP_ECORRUPT);
+    ASSERT_EQ_INT(leap_featurizer_parse(&back, "hash_bits=8\nfield=C1 nope\n", 27, &err),
+                  LEAP_ECORRUPT);
     ASSERT_STR_CONTAINS(err.msg, "line 2");
     free(txt);
     leap_featurizer_free(&fz);
@@ -103,8 +104,12 @@ TEST(ftrl_matches_hand_worked_example) {
     double sums[2] = {0, 0};
     for (int r = 0; r < 3; r++) {
         uint32_t rp[2] = {0, row_ptr[r + 1] - row_ptr[r]};
-        leap_fbatch b = {.n_rows = 1, .row_ptr = rp, .idx = idx + row_ptr[r],
-                         .val = val + row_ptr[r], .label = label + r, .weight = weight + r};
+        leap_fbatch b = {.n_rows = 1,
+                         .row_ptr = rp,
+                         .idx = idx + row_ptr[r],
+                         .val = val + row_ptr[r],
+                         .label = label + r,
+                         .weight = weight + r};
         ops->train_batch(m, &b, 0, sums);
     }
     leap_state_seg segs[LEAP_MAX_STATE_SEGS];
@@ -150,7 +155,8 @@ static int make_bundle(const char *path, leap_err *err) {
     if (rc) return rc;
     leap_state_seg segs[LEAP_MAX_STATE_SEGS];
     b.model->ops->state(b.model, segs);
-    for (size_t i = 0; i < segs[0].n; i++) segs[0].p[i] = i % 2 ? 1.0f : (float)((int)(i % 7) - 3);
+    for (size_t i = 0; i < segs[0].n; i++)
+        segs[0].p[i] = i % 2 ? 1.0f : (float)((int)(i % 7) - 3);
     b.model->ops->refresh(b.model);
     leap_bundle_meta_set(&b, "train.rows", "123");
     rc = leap_bundle_save(path, &b, err);
@@ -266,7 +272,7 @@ TEST(featurize_log_buckets) {
     ASSERT_TRUE(ix[5] != ix[0] && ix[5] != ix[1] && ix[5] != ix[3]); /* missing */
     ASSERT_EQ_INT(ix[6], ix[7]); /* 5000 and 5000.5: bucket 72 through the formula */
     ASSERT_EQ_INT(leap_log_bucket(4095), leap_log_bucket(4096));
-    ASSERT_EQ_INT(ix[8], ix[9]); /* table edge (4095) agrees with the formula (4096) */
+    ASSERT_EQ_INT(ix[8], ix[9]);  /* table edge (4095) agrees with the formula (4096) */
     ASSERT_TRUE(ix[10] != ix[0]); /* -1 is its own value */
     leap_fbatch_free(&fb);
     leap_rowgroup_free(&rg);
@@ -297,8 +303,8 @@ TEST(lbfgs_matches_newton_optimum) {
         weight[i] = 1;
     }
     row_ptr[N] = N;
-    leap_fbatch b = {.n_rows = N, .row_ptr = row_ptr, .idx = idx, .val = val, .label = label,
-                     .weight = weight};
+    leap_fbatch b = {
+        .n_rows = N, .row_ptr = row_ptr, .idx = idx, .val = val, .label = label, .weight = weight};
     lbfgs_batch = &b;
     const double l2 = 2.0;
     /* Newton on (bias, wA, wB) */
@@ -318,21 +324,25 @@ TEST(lbfgs_matches_newton_optimum) {
         /* solve H dx = g (3x3, Gaussian elimination) */
         double M[3][4];
         for (int r = 0; r < 3; r++) {
-            for (int c = 0; c < 3; c++) M[r][c] = H[r][c];
+            for (int c = 0; c < 3; c++)
+                M[r][c] = H[r][c];
             M[r][3] = g[r];
         }
         for (int c = 0; c < 3; c++)
             for (int r = c + 1; r < 3; r++) {
                 double q = M[r][c] / M[c][c];
-                for (int k = c; k < 4; k++) M[r][k] -= q * M[c][k];
+                for (int k = c; k < 4; k++)
+                    M[r][k] -= q * M[c][k];
             }
         double dx[3];
         for (int r = 2; r >= 0; r--) {
             double s = M[r][3];
-            for (int k = r + 1; k < 3; k++) s -= M[r][k] * dx[k];
+            for (int k = r + 1; k < 3; k++)
+                s -= M[r][k] * dx[k];
             dx[r] = s / M[r][r];
         }
-        for (int k = 0; k < 3; k++) th[k] -= dx[k];
+        for (int k = 0; k < 3; k++)
+            th[k] -= dx[k];
     }
     leap_featurizer fz;
     small_fz(&fz);

@@ -37,11 +37,13 @@ static uint64_t h(const char *s) { return leap_cat_hash(s, strlen(s)); }
 
 /* One Criteo row from its 40 fields joined by tabs. */
 static const char *CRITEO =
-    "1\t5\t-3\t\t7\t0\t1\t2\t3\t4\t5\t6\t7\t8\ta1\tb2\t\tc3\td4\te5\tf6\t07\t08\t09\t10\t11\t12\t13\t"
+    "1\t5\t-"
+    "3\t\t7\t0\t1\t2\t3\t4\t5\t6\t7\t8\ta1\tb2\t\tc3\td4\te5\tf6\t07\t08\t09\t10\t11\t12\t13\t"
     "14\t15\t16\t17\t18\t19\t20\t21\t22\t23\t24\t\n"
     "0\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\r\n"
     "\n"
-    "1\t123456789012\t+4\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t-1\t12345678901234567890\tx\tx\tx\tx\tx\tx\tx"
+    "1\t123456789012\t+4\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t-"
+    "1\t12345678901234567890\tx\tx\tx\tx\tx\tx\tx"
     "\tx\tx\tx\tx\tx\tx\tx\tx\tx\tx\tx\tx\tx\tx\tx\tx\tx\tzz";
 
 static void check_criteo_rows(const leap_rowgroup *rg) {
@@ -55,8 +57,10 @@ static void check_criteo_rows(const leap_rowgroup *rg) {
     ASSERT_EQ_U64(rg->cols[14].u64[0], h("a1"));
     ASSERT_EQ_U64(rg->cols[16].u64[0], 0);
     ASSERT_EQ_U64(rg->cols[39].u64[0], 0); /* trailing empty field */
-    for (int c = 1; c < 14; c++) ASSERT_TRUE(isnan(rg->cols[c].f32[1]));
-    for (int c = 14; c < 40; c++) ASSERT_EQ_U64(rg->cols[c].u64[1], 0);
+    for (int c = 1; c < 14; c++)
+        ASSERT_TRUE(isnan(rg->cols[c].f32[1]));
+    for (int c = 14; c < 40; c++)
+        ASSERT_EQ_U64(rg->cols[c].u64[1], 0);
     ASSERT_TRUE(rg->cols[1].f32[2] == (float)123456789012.0);
     ASSERT_TRUE(rg->cols[2].f32[2] == 4.0f);
     ASSERT_TRUE(rg->cols[13].f32[2] == -1.0f);
@@ -152,30 +156,31 @@ TEST(criteo_skip_counts_bad_rows) {
     criteo_row(good, "0", "7", 40);
     criteo_row(bad, "0", "x", 40);
     text[0] = 0;
-    for (int i = 1; i <= 30; i++) strcat(text, i % 2 ? bad : good); /* bad: odd lines */
+    for (int i = 1; i <= 30; i++)
+        strcat(text, i % 2 ? bad : good); /* bad: odd lines */
     leap_read_stats st;
     ASSERT_OK(criteo_error(text, LEAP_BAD_ROWS_SKIP, msg, &st));
     ASSERT_EQ_U64(st.rows, 15);
     ASSERT_EQ_U64(st.bad_rows, 15);
     ASSERT_EQ_INT(st.n_first_bad, LEAP_MAX_BAD_LINES);
-    for (int i = 0; i < LEAP_MAX_BAD_LINES; i++) ASSERT_EQ_U64(st.first_bad_lines[i], 2 * i + 1);
+    for (int i = 0; i < LEAP_MAX_BAD_LINES; i++)
+        ASSERT_EQ_U64(st.first_bad_lines[i], 2 * i + 1);
 }
 
 /* ---- csv ---------------------------------------------------------------------- */
-static const char *SCHEMA =
-    "delimiter: \",\"\n"
-    "header: true\n"
-    "columns:\n"
-    "  - {name: click, type: label}\n"
-    "  - {name: price, type: numeric}\n"
-    "  - {name: site, type: categorical}\n"
-    "  - name: tags\n"
-    "    type: multi_categorical\n"
-    "    separator: \"|\"\n"
-    "    weighted: true\n"
-    "  - {name: ts, type: timestamp, format: \"%Y-%m-%d %H:%M:%S\"}\n"
-    "  - {name: junk, type: ignore}\n"
-    "  - {name: w, type: weight}\n";
+static const char *SCHEMA = "delimiter: \",\"\n"
+                            "header: true\n"
+                            "columns:\n"
+                            "  - {name: click, type: label}\n"
+                            "  - {name: price, type: numeric}\n"
+                            "  - {name: site, type: categorical}\n"
+                            "  - name: tags\n"
+                            "    type: multi_categorical\n"
+                            "    separator: \"|\"\n"
+                            "    weighted: true\n"
+                            "  - {name: ts, type: timestamp, format: \"%Y-%m-%d %H:%M:%S\"}\n"
+                            "  - {name: junk, type: ignore}\n"
+                            "  - {name: w, type: weight}\n";
 
 static int open_csv(const char *schema, const char *text, leap_bad_rows mode, leap_reader **r,
                     leap_err *err) {
@@ -188,11 +193,10 @@ static int open_csv(const char *schema, const char *text, leap_bad_rows mode, le
 
 TEST(csv_values_quotes_weights_timestamps) {
     /* header order differs from the schema: columns are matched by name */
-    const char *text =
-        "site,junk,click,price,tags,ts,w\n"
-        "\"a,b\",zzz,1,2.5,x:0.5|y:2|z,2024-01-02 03:04:05,1\n"
-        "\"say \"\"hi\"\"\",,0,,,,\n"
-        "9223372036854775808,q,true,-1e3,\"p:1.5\", 1970-01-01 00:00:00 ,0.25\r\n";
+    const char *text = "site,junk,click,price,tags,ts,w\n"
+                       "\"a,b\",zzz,1,2.5,x:0.5|y:2|z,2024-01-02 03:04:05,1\n"
+                       "\"say \"\"hi\"\"\",,0,,,,\n"
+                       "9223372036854775808,q,true,-1e3,\"p:1.5\", 1970-01-01 00:00:00 ,0.25\r\n";
     leap_reader *r;
     leap_err err = {0};
     leap_rowgroup rg;
@@ -234,14 +238,15 @@ TEST(csv_values_quotes_weights_timestamps) {
 }
 
 TEST(csv_positional_tab_unix) {
-    const char *schema = "delimiter: \"\\t\"\nheader: false\ncolumns:\n"
-                         "  - {name: y, type: label}\n  - {name: t, type: timestamp, format: unix}\n"
-                         "  - {name: c, type: categorical}\n";
+    const char *schema =
+        "delimiter: \"\\t\"\nheader: false\ncolumns:\n"
+        "  - {name: y, type: label}\n  - {name: t, type: timestamp, format: unix}\n"
+        "  - {name: c, type: categorical}\n";
     leap_reader *r;
     leap_err err = {0};
     leap_rowgroup rg;
-    ASSERT_OK(open_csv(schema, "0\t-5\thello world\n1\t1700000000\t\n", LEAP_BAD_ROWS_FAIL, &r,
-                       &err));
+    ASSERT_OK(
+        open_csv(schema, "0\t-5\thello world\n1\t1700000000\t\n", LEAP_BAD_ROWS_FAIL, &r, &err));
     ASSERT_OK(read_all(r, &rg, &err));
     ASSERT_EQ_INT(rg.n_rows, 2);
     ASSERT_EQ_INT(rg.cols[1].i64[0], -5);
@@ -258,12 +263,15 @@ TEST(csv_row_errors) {
     struct {
         const char *text, *msg;
     } cases[] = {
-        {"y,price,ts\n1,2,2020-01-01\n0,x1,2020-01-01\n", "log.csv:3: column price: 'x1' is not a number"},
+        {"y,price,ts\n1,2,2020-01-01\n0,x1,2020-01-01\n",
+         "log.csv:3: column price: 'x1' is not a number"},
         {"y,price,ts\n1,2\n", "log.csv:2: expected 3 fields, found 2"},
         {"y,price,ts\n5,2,2020-01-01\n", "log.csv:2: column y: '5' is not 0 or 1 (or true/false)"},
-        {"y,price,ts\n1,2,01/02/2020\n", "log.csv:2: column ts: '01/02/2020' does not match format '%Y-%m-%d'"},
+        {"y,price,ts\n1,2,01/02/2020\n",
+         "log.csv:2: column ts: '01/02/2020' does not match format '%Y-%m-%d'"},
         {"y,price,ts\n1,\"2,2020-01-01\n", "log.csv:2: field 2: unterminated quoted field"},
-        {"y,price,ts\n1,\"2\"x,2020-01-01\n", "log.csv:2: field 2: unexpected character after closing quote"},
+        {"y,price,ts\n1,\"2\"x,2020-01-01\n",
+         "log.csv:2: field 2: unexpected character after closing quote"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         leap_reader *r;
@@ -283,7 +291,8 @@ TEST(csv_schema_errors) {
     } cases[] = {
         {"header: true\ncolumns:\n  - name: a\n    type: label\n  - name: b\n    typ: numeric\n",
          "a,b\n", "schema.yaml:6:5: unknown key 'typ'"},
-        {"columns:\n  - name: a\n    type: nume\n", "a\n", "schema.yaml:3:5: column 'a': unknown type 'nume'"},
+        {"columns:\n  - name: a\n    type: nume\n", "a\n",
+         "schema.yaml:3:5: column 'a': unknown type 'nume'"},
         {"columns:\n  - {name: a, type: label}\n", "a,b\n",
          "log.csv:1: header column 'b' is not in the schema"},
         {"columns:\n  - {name: a, type: label}\n  - {name: c, type: numeric}\n", "a\n",
@@ -412,14 +421,19 @@ static void make_criteo_file(const char *path, int rows, int bad_line) {
         fprintf(f, "%d", (int)(leap_rng_next(&rng) % 2));
         for (int c = 0; c < 13; c++) {
             uint64_t v = leap_rng_next(&rng) % 50;
-            if (v < 10) fprintf(f, "\t");
-            else if (i == bad_line && c == 4) fprintf(f, "\tq%d", (int)v);
-            else fprintf(f, "\t%d", (int)v - 20);
+            if (v < 10)
+                fprintf(f, "\t");
+            else if (i == bad_line && c == 4)
+                fprintf(f, "\tq%d", (int)v);
+            else
+                fprintf(f, "\t%d", (int)v - 20);
         }
         for (int c = 0; c < 26; c++) {
             uint64_t v = leap_rng_next(&rng) % 300;
-            if (v < 20) fprintf(f, "\t");
-            else fprintf(f, "\t%08x", (unsigned)(v * 2654435761u));
+            if (v < 20)
+                fprintf(f, "\t");
+            else
+                fprintf(f, "\t%08x", (unsigned)(v * 2654435761u));
         }
         fprintf(f, "\n");
     }
@@ -430,7 +444,10 @@ static int ingest(const char *in, const char *out, int threads, leap_bad_rows mo
                   leap_ingest_report *rep, leap_err *err) {
     const char *inputs[2] = {in, in};
     leap_ingest_opts o = {.reader = {.format = LEAP_FMT_CRITEO, .bad_rows = mode, .keep_dict = 1},
-                          .inputs = inputs, .n_inputs = 2, .output = out, .threads = threads,
+                          .inputs = inputs,
+                          .n_inputs = 2,
+                          .output = out,
+                          .threads = threads,
                           .row_group_rows = 300};
     return leap_ingest(&o, rep, err);
 }
@@ -480,9 +497,11 @@ TEST(ingest_same_output_for_any_thread_count) {
     for (size_t i = 0; i < 300; i++) {
         for (int c = 0; c < 14; c++) {
             float a = rg.cols[c].f32[i], b = ref.cols[c].f32[300 + i];
-            if (!(a == b || (isnan(a) && isnan(b)))) TH_FAIL("row %zu col %d: %g vs %g", i, c, a, b);
+            if (!(a == b || (isnan(a) && isnan(b))))
+                TH_FAIL("row %zu col %d: %g vs %g", i, c, a, b);
         }
-        for (int c = 14; c < 40; c++) ASSERT_EQ_U64(rg.cols[c].u64[i], ref.cols[c].u64[300 + i]);
+        for (int c = 14; c < 40; c++)
+            ASSERT_EQ_U64(rg.cols[c].u64[i], ref.cols[c].u64[300 + i]);
     }
     /* --dict: raw text of a category is kept */
     uint64_t hv = rg.cols[20].u64[0];

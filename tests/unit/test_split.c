@@ -14,14 +14,14 @@
 
 enum { C_LABEL, C_RID, C_USER, C_TS, C_X, C_TAGS, N_COLS };
 static leap_column_def fx_cols[N_COLS] = {
-    {"label", LEAP_COL_LABEL, 0},     {"rid", LEAP_COL_NUMERIC, 0},
+    {"label", LEAP_COL_LABEL, 0},      {"rid", LEAP_COL_NUMERIC, 0},
     {"user", LEAP_COL_CATEGORICAL, 0}, {"ts", LEAP_COL_TIMESTAMP, 0},
-    {"x", LEAP_COL_NUMERIC, 0},       {"tags", LEAP_COL_MULTI_CATEGORICAL, 1},
+    {"x", LEAP_COL_NUMERIC, 0},        {"tags", LEAP_COL_MULTI_CATEGORICAL, 1},
 };
 static const leap_schema fx_schema = {N_COLS, fx_cols};
-#define FX_ROWS 100000
-#define FX_GROUP 8192
-#define FX_USERS 1000
+#define FX_ROWS     100000
+#define FX_GROUP    8192
+#define FX_USERS    1000
 #define FX_POS_RATE 0.1
 
 static char tmpdir[64];
@@ -139,8 +139,8 @@ static int load(const char *path, table *t) {
     const char *src = leap_dataset_meta_get(ds, "source"), *str;
     size_t len;
     t->dict_ok = src && !strcmp(src, "unit fixture") &&
-                 leap_dataset_dict_lookup(ds, C_USER, user_hash(7), &str, &len) == 0 &&
-                 len == 5 && !memcmp(str, "user7", 5);
+                 leap_dataset_dict_lookup(ds, C_USER, user_hash(7), &str, &len) == 0 && len == 5 &&
+                 !memcmp(str, "user7", 5);
     leap_dataset_close(ds);
     return 0;
 }
@@ -255,7 +255,8 @@ TEST(row_hash_fractions_partition_and_order) {
         }
         table_free(&t);
     }
-    for (size_t r = 0; r < FX_ROWS; r++) ASSERT_TRUE(seen[r]);
+    for (size_t r = 0; r < FX_ROWS; r++)
+        ASSERT_TRUE(seen[r]);
     free(seen);
     remove_outputs("frac");
 }
@@ -309,7 +310,8 @@ TEST(column_hash_keeps_keys_together) {
         int in = split_of_user(&t[0], h) + split_of_user(&t[1], h) + split_of_user(&t[2], h);
         ASSERT_EQ_INT(in, 1);
     }
-    for (int s = 0; s < 3; s++) table_free(&t[s]);
+    for (int s = 0; s < 3; s++)
+        table_free(&t[s]);
     /* a numeric key works too; a multi-categorical one is refused */
     ASSERT_OK(leap_split_parse_by("hash:x", &o, &err));
     ASSERT_OK(leap_split(&o, &rep, &err));
@@ -354,7 +356,8 @@ TEST(time_split_orders_and_counts) {
     for (size_t i = 0; i < t[1].n; i++)
         if (t[1].ts[i] == tie && t[1].rid[i] < first_valid) first_valid = t[1].rid[i];
     if (lo[1] == tie) ASSERT_TRUE(last_train < first_valid);
-    for (int s = 0; s < 3; s++) table_free(&t[s]);
+    for (int s = 0; s < 3; s++)
+        table_free(&t[s]);
     /* a categorical column cannot order time */
     ASSERT_OK(leap_split_parse_by("time:user", &o, &err));
     ASSERT_EQ_INT(leap_split(&o, &rep, &err), LEAP_EINVAL);
@@ -502,13 +505,14 @@ TEST(criteo_fixture) {
     for (int g = 0; g < 5; g++) {
         for (size_t i = 0; i < 1000; i++) {
             rg.cols[0].f32[i] = leap_rng_uniform(&rng) < 0.25 ? 1.0f : 0.0f;
-            for (int c = 1; c < 14; c++) rg.cols[c].f32[i] = (float)(leap_rng_next(&rng) % 50);
+            for (int c = 1; c < 14; c++)
+                rg.cols[c].f32[i] = (float)(leap_rng_next(&rng) % 50);
             for (int c = 14; c < 40; c++) {
                 char v[16];
                 int n = snprintf(v, sizeof v, "%08x", (unsigned)(leap_rng_next(&rng) % 20));
                 rg.cols[c].u64[i] = leap_cat_hash(v, (size_t)n);
-                ASSERT_OK(leap_dataset_writer_add_dict(w, (size_t)c, rg.cols[c].u64[i], v,
-                                                       (size_t)n));
+                ASSERT_OK(
+                    leap_dataset_writer_add_dict(w, (size_t)c, rg.cols[c].u64[i], v, (size_t)n));
             }
         }
         rg.n_rows = 1000;
