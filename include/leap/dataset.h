@@ -111,6 +111,10 @@ void leap_rowgroup_free(leap_rowgroup *rg);
 /* ---- reading --------------------------------------------------------------- */
 typedef struct leap_dataset leap_dataset;
 
+/* 1 when path is a readable file that starts with the dataset magic (a quick
+ * probe to tell datasets from raw logs), else 0. */
+int leap_dataset_probe(const char *path);
+
 /* Maps and validates the header, footer and index (chunk checksums are
  * verified when a chunk is read). Errors name the file and what is wrong. */
 int leap_dataset_open(const char *path, leap_dataset **out, leap_err *err);

@@ -19,15 +19,6 @@ static void usage(FILE *f) {
                "                    [--threads N]\n");
 }
 
-static int is_dataset(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    char m[8];
-    int yes = fread(m, 1, 8, f) == 8 && memcmp(m, LEAP_DS_MAGIC, 8) == 0;
-    fclose(f);
-    return yes;
-}
-
 static void write_key(FILE *f, leap_dataset *ds, const leap_rowgroup *rg, int col, size_t i) {
     const leap_column *c = &rg->cols[col];
     switch (rg->types[col]) {
@@ -140,7 +131,7 @@ int leap_cmd_predict(int argc, char **argv) {
 
     if (leap_bundle_load(model, &b, &err)) goto fail;
     const leap_schema *s;
-    if (is_dataset(input)) {
+    if (leap_dataset_probe(input)) {
         if (leap_dataset_open(input, &ds, &err)) goto fail;
         s = leap_dataset_schema(ds);
     } else {

@@ -51,19 +51,10 @@ static void on_progress(void *ud, const leap_progress_info *pi) {
             pi->examples_per_s / 1e6, pi->logloss);
 }
 
-static int is_dataset_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 1; /* let the dataset reader report the problem */
-    char m[8];
-    int yes = fread(m, 1, 8, f) == 8 && memcmp(m, LEAP_DS_MAGIC, 8) == 0;
-    fclose(f);
-    return yes;
-}
-
 /* Opens a dataset file, or parses a raw log file into an in-memory dataset. */
 static int open_input(const char *path, const char *fmt, const char *schema, int threads,
                       leap_dataset **out, leap_err *err) {
-    if (is_dataset_file(path)) return leap_dataset_open(path, out, err);
+    if (leap_dataset_probe(path)) return leap_dataset_open(path, out, err);
     int f = leap_format_from_name(fmt ? fmt : "criteo");
     if (f < 0) return leap_err_set(err, LEAP_EINVAL, "--format: unknown format '%s'", fmt);
     leap_ingest_opts o = {

@@ -1359,3 +1359,12 @@ done:
     leap_encoded_rg_free(&e);
     return rc;
 }
+
+int leap_dataset_probe(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char m[8];
+    int yes = fread(m, 1, 8, f) == 8 && memcmp(m, LEAP_DS_MAGIC, 8) == 0;
+    fclose(f);
+    return yes;
+}
