@@ -34,6 +34,20 @@ awk -v a="$auc" 'BEGIN{exit !(a > 0.70 && a < 1)}' || fail "test auc $auc not in
 grep -q "auc" table.txt || fail "no table"
 grep -q "slices by C9" table.txt || fail "no slices"
 
+# early stopping keeps the best epoch: the bundle's recorded validation
+# logloss is what eval measures on the validation set
+"$LEAP" train --model lr --train d.train.lds --valid d.valid.lds -o es.leap --threads 1 \
+    --epochs 8 --set hash_bits=18 --quiet
+"$LEAP" inspect es.leap > es.txt
+run=$(awk '$1 == "trainer.epochs_run" {print $2}' es.txt)
+best=$(awk '$1 == "trainer.best_epoch" {print $2}' es.txt)
+[ "$run" -lt 8 ] || fail "no early stop in 8 epochs (ran $run)"
+[ "$best" -lt "$run" ] || fail "best epoch $best is not before the last $run"
+rec=$(awk '$1 == "metrics.valid_logloss" {print $2}' es.txt)
+got=$("$LEAP" eval --model es.leap --data d.valid.lds --json | sed -n 's/.*"logloss": *\([0-9.]*\).*/\1/p' | head -1)
+awk -v a="$rec" -v b="$got" 'BEGIN{d=a-b; if (d<0) d=-d; exit !(d < 1e-6)}' \
+    || fail "saved model is not the best epoch: recorded $rec, eval $got"
+
 # inspect
 "$LEAP" inspect m.leap > insp.txt
 grep -q "^model  *lr" insp.txt || fail "inspect: no model line"
