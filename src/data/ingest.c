@@ -45,6 +45,7 @@ typedef struct ing_ctx {
     const leap_schema *schema;
     leap_rowgroup *mem;
     size_t n_mem, cap_mem;
+    const leap_ingest_sink *sink; /* stream mode: row groups go to the sink */
 } ing_ctx;
 
 static int read_batch(ing_ctx *c, int set, leap_err *err) {
@@ -79,6 +80,8 @@ static int ing_task(void *ctxp, size_t task, int thread) {
                                &wk->st, &wk->err);
     if (wk->rc == LEAP_OK && wk->rg.n_rows > 0 && c->w)
         wk->rc = leap_dataset_encode_row_group(c->w, &wk->rg, &wk->enc, &wk->err);
+    if (wk->rc == LEAP_OK && wk->rg.n_rows > 0 && c->sink)
+        wk->rc = c->sink->work(c->sink->user, &wk->rg, i, thread, &wk->err);
     return 0;
 }
 
@@ -135,6 +138,12 @@ static int ingest_one(ing_ctx *c, int threads, leap_ingest_report *rep, leap_pro
             if (wk->dict.oom)
                 return leap_err_set(err, LEAP_ENOMEM, "out of memory recording the dictionary");
             if (wk->rg.n_rows == 0) continue;
+            if (c->sink) { /* stream mode: hand the group over in input order */
+                rc = c->sink->emit(c->sink->user, &wk->rg, i, err);
+                if (rc) return rc;
+                rep->row_groups++;
+                continue;
+            }
             if (!c->w) { /* memory mode: keep the decoded group, give the worker a new one */
                 if (c->n_mem == c->cap_mem) {
                     size_t ncap = c->cap_mem ? 2 * c->cap_mem : 16;
@@ -175,13 +184,13 @@ static int ingest_one(ing_ctx *c, int threads, leap_ingest_report *rep, leap_pro
 
 /* The ingest pipeline; writes o->output, or (mem_out != NULL) builds an
  * in-memory dataset named after the first input. */
-static int ingest_impl(const leap_ingest_opts *o, leap_dataset **mem_out, leap_ingest_report *rep,
-                       leap_err *err) {
+static int ingest_impl(const leap_ingest_opts *o, leap_dataset **mem_out,
+                       const leap_ingest_sink *sink, leap_ingest_report *rep, leap_err *err) {
     memset(rep, 0, sizeof *rep);
     double t0 = leap_now();
     if (!o->inputs || o->n_inputs == 0)
         return leap_err_set(err, LEAP_EINVAL, "ingest: no input files");
-    if (!mem_out && (!o->output || !*o->output))
+    if (!mem_out && !sink && (!o->output || !*o->output))
         return leap_err_set(err, LEAP_EINVAL, "ingest: no output path");
     if (o->row_group_rows > (1u << 30))
         return leap_err_set(err, LEAP_EINVAL, "ingest: row_group_rows %zu is too large",
@@ -219,7 +228,9 @@ static int ingest_impl(const leap_ingest_opts *o, leap_dataset **mem_out, leap_i
         c.work[i].rg_ready = 1;
     }
     c.schema = &schema;
-    if (!mem_out) {
+    c.sink = sink;
+    if (sink && sink->start && (rc = sink->start(sink->user, &schema, c.K, err))) goto out;
+    if (!mem_out && !sink) {
         leap_dataset_write_opts wo = {.zstd_level = o->zstd_level};
         rc = leap_dataset_writer_create(o->output, &schema, &wo, &c.w, err);
         if (rc) goto out;
@@ -245,6 +256,7 @@ static int ingest_impl(const leap_ingest_opts *o, leap_dataset **mem_out, leap_i
     }
     if (o->progress) leap_progress_end(&pg);
     static const char *const fmt_names[LEAP_FMT_COUNT] = {"criteo", "csv", "libsvm"};
+    if (sink) goto out;
     if (mem_out) {
         const char *keys[2] = {"source.format", "source.in_memory"};
         const char *vals[2] = {fmt_names[o->reader.format], "true"};
@@ -295,12 +307,17 @@ out:
 }
 
 int leap_ingest(const leap_ingest_opts *o, leap_ingest_report *rep, leap_err *err) {
-    return ingest_impl(o, NULL, rep, err);
+    return ingest_impl(o, NULL, NULL, rep, err);
+}
+
+int leap_ingest_stream(const leap_ingest_opts *o, const leap_ingest_sink *sink,
+                       leap_ingest_report *rep, leap_err *err) {
+    return ingest_impl(o, NULL, sink, rep, err);
 }
 
 int leap_ingest_memory(const leap_ingest_opts *o, leap_dataset **out, leap_ingest_report *rep,
                        leap_err *err) {
-    return ingest_impl(o, out, rep, err);
+    return ingest_impl(o, out, NULL, rep, err);
 }
 
 int leap_ingest_parse_only(const leap_reader_opts *o, const char *path, leap_read_stats *st,

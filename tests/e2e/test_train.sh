@@ -86,6 +86,17 @@ for part in ns.test.lds ns.valid.lds; do
     awk -v c="$c" 'BEGIN{exit !(c > 0.93 && c < 1.07)}' || fail "calibration $c on $part not within 7% of 1"
 done
 
+# --key adds an input column in front; a dictionary (ingest --dict) gives raw text
+"$LEAP" ingest --format criteo d.tsv -o ddict.lds --dict >/dev/null 2>&1
+"$LEAP" predict --model m.leap --input ddict.lds --key C9 -o k.tsv 2>/dev/null
+head -1 k.tsv | grep -q "^C9	label	score$" || fail "bad --key header: $(head -1 k.tsv)"
+c9=$(sed -n 1p d.tsv | cut -f 23)
+k9=$(sed -n 2p k.tsv | cut -f 1)
+[ "$c9" = "$k9" ] || fail "--key C9 gave '$k9', the raw row has '$c9'"
+cut -f 2- k.tsv | cmp -s - ds.tsv || fail "--key changed the scores"
+"$LEAP" predict --model m.leap --input d.tsv --key I1 -o ki.tsv 2>/dev/null
+[ "$(sed -n 2p ki.tsv | cut -f 1)" = "$(sed -n 1p d.tsv | cut -f 2)" ] || fail "--key I1 on raw input"
+
 # AdaGrad trains too
 "$LEAP" train --model lr --train d.train.lds -o ada.leap --set optimizer=adagrad --set hash_bits=18 --quiet
 "$LEAP" eval --model ada.leap --data d.test.lds --json > a.json
