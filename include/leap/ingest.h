@@ -89,6 +89,21 @@ int leap_ingest(const leap_ingest_opts *o, leap_ingest_report *rep, leap_err *er
 int leap_ingest_memory(const leap_ingest_opts *o, leap_dataset **out, leap_ingest_report *rep,
                        leap_err *err);
 
+/* Stream mode: the ingest pipeline hands every parsed row group to a sink
+ * instead of writing it. start runs once with the schema and the number of
+ * slots K (row groups parsed at once); work runs in parallel on each parsed
+ * group (slot in [0, K), distinct within a batch; may modify the group);
+ * emit then runs for the batch's groups one at a time in input order. Used by
+ * `leap predict` to parse, score and write raw logs on all cores. */
+typedef struct leap_ingest_sink {
+    void *user;
+    int (*start)(void *user, const leap_schema *s, size_t slots, leap_err *err);
+    int (*work)(void *user, leap_rowgroup *rg, size_t slot, int thread, leap_err *err);
+    int (*emit)(void *user, const leap_rowgroup *rg, size_t slot, leap_err *err);
+} leap_ingest_sink;
+int leap_ingest_stream(const leap_ingest_opts *o, const leap_ingest_sink *sink,
+                       leap_ingest_report *rep, leap_err *err);
+
 /* Parse-only throughput probe for benchmarks: parses every row of path into
  * row groups and discards them. */
 int leap_ingest_parse_only(const leap_reader_opts *o, const char *path, leap_read_stats *st,
