@@ -15,6 +15,12 @@ int leap_cmd_eval(int argc, char **argv);
 int leap_cmd_predict(int argc, char **argv);
 int leap_cmd_inspect(int argc, char **argv);
 
+/* Opens a dataset file, or parses a raw log file (format fmt, default
+ * criteo; schema for csv) on `threads` threads into an in-memory dataset. */
+struct leap_dataset;
+int leap_cli_open_data(const char *path, const char *fmt, const char *schema, int threads,
+                       struct leap_dataset **out, leap_err *err);
+
 /* Prints "leap CMD: error: MSG\n" on stderr and returns 1. */
 int leap_cli_fail(const char *cmd, const leap_err *err);
 /* Same with a formatted message. */

@@ -12,9 +12,9 @@
 
 static void usage(FILE *f) {
     fprintf(
-        f,
-        "usage: leap eval --model M.leap --data D.lds [--json] [--slice-by COLUMN] [--slices N]\n"
-        "                 [--threads N]\n");
+        f, "usage: leap eval --model M.leap --data D.lds|RAW [--json] [--slice-by COLUMN]\n"
+           "                 [--slices N] [--threads N] [--format criteo|csv|libsvm] [--schema S]\n"
+           "A raw log file is parsed into memory (--format: default the model's source format).\n");
 }
 
 /* Human name of a slice key: dictionary text, number, or hex hash. */
@@ -58,21 +58,24 @@ static void json_str(FILE *f, const char *s) {
 }
 
 int leap_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *slice_by = NULL;
+    const char *model = NULL, *data = NULL, *slice_by = NULL, *fmt = NULL, *schema = NULL;
     int json = 0, threads = 0;
     int64_t max_slices = 10;
     static const struct option lo[] = {
         {"model", required_argument, 0, 'm'},  {"data", required_argument, 0, 'd'},
         {"json", no_argument, 0, 'J'},         {"slice-by", required_argument, 0, 'b'},
         {"slices", required_argument, 0, 'n'}, {"threads", required_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},         {"format", required_argument, 0, 'f'},
+        {"schema", required_argument, 0, 's'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:d:Jb:n:j:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:d:Jb:n:j:hf:s:", lo, NULL)) != -1) {
         int64_t v;
         switch (c) {
         case 'm': model = optarg; break;
+        case 'f': fmt = optarg; break;
+        case 's': schema = optarg; break;
         case 'd': data = optarg; break;
         case 'J': json = 1; break;
         case 'b': slice_by = optarg; break;
@@ -110,7 +113,8 @@ int leap_cmd_eval(int argc, char **argv) {
     int rc = 1, key_col = -1;
     memset(&b, 0, sizeof b);
     if (leap_bundle_load(model, &b, &err)) goto fail;
-    if (leap_dataset_open(data, &ds, &err)) goto fail;
+    if (!fmt) fmt = leap_bundle_meta_get(&b, "source.format");
+    if (leap_cli_open_data(data, fmt, schema, threads, &ds, &err)) goto fail;
     const leap_schema *s = leap_dataset_schema(ds);
     if (leap_schema_find_type(s, LEAP_COL_LABEL) < 0) {
         leap_err_set(&err, LEAP_EINVAL, "%s: the dataset has no label column", data);

@@ -51,21 +51,6 @@ static void on_progress(void *ud, const leap_progress_info *pi) {
             pi->examples_per_s / 1e6, pi->logloss);
 }
 
-/* Opens a dataset file, or parses a raw log file into an in-memory dataset. */
-static int open_input(const char *path, const char *fmt, const char *schema, int threads,
-                      leap_dataset **out, leap_err *err) {
-    if (leap_dataset_probe(path)) return leap_dataset_open(path, out, err);
-    int f = leap_format_from_name(fmt ? fmt : "criteo");
-    if (f < 0) return leap_err_set(err, LEAP_EINVAL, "--format: unknown format '%s'", fmt);
-    leap_ingest_opts o = {
-        .reader = {.format = (leap_format)f, .schema_path = schema, .bad_rows = LEAP_BAD_ROWS_FAIL},
-        .inputs = &path,
-        .n_inputs = 1,
-        .threads = threads};
-    leap_ingest_report rep;
-    return leap_ingest_memory(&o, out, &rep, err);
-}
-
 static void on_epoch(void *ud, const leap_epoch_info *ei) {
     train_ui *ui = ud;
     if (ui->quiet || ui->rank != 0) return;
@@ -188,8 +173,8 @@ int leap_cmd_train(int argc, char **argv) {
     int rank = leap_comm_rank(comm);
     if (threads == 0) threads = leap_num_cpus() / leap_comm_size(comm);
     if (threads < 1) threads = 1;
-    if (open_input(train, fmt, schema, threads, &dtrain, &err)) goto fail;
-    if (valid && open_input(valid, fmt, schema, threads, &dvalid, &err)) goto fail;
+    if (leap_cli_open_data(train, fmt, schema, threads, &dtrain, &err)) goto fail;
+    if (valid && leap_cli_open_data(valid, fmt, schema, threads, &dvalid, &err)) goto fail;
     if (leap_featurizer_init(&b.fz, &fzo, leap_dataset_schema(dtrain), &err)) goto fail;
     b.ops = ops;
     b.opts = mo;

@@ -1,5 +1,6 @@
 /* main.c — `leap` entry point: dispatches to the sub-command table. */
 #include "cli/cli.h"
+#include "leap/ingest.h"
 
 #include <locale.h>
 #include <stdarg.h>
@@ -21,6 +22,20 @@ static const leap_command commands[] = {
     {"predict", leap_cmd_predict, "score a raw file or a dataset with a model"},
     {"inspect", leap_cmd_inspect, "print a model bundle's metadata"},
 };
+
+int leap_cli_open_data(const char *path, const char *fmt, const char *schema, int threads,
+                       leap_dataset **out, leap_err *err) {
+    if (leap_dataset_probe(path)) return leap_dataset_open(path, out, err);
+    int f = leap_format_from_name(fmt ? fmt : "criteo");
+    if (f < 0) return leap_err_set(err, LEAP_EINVAL, "--format: unknown format '%s'", fmt);
+    leap_ingest_opts o = {
+        .reader = {.format = (leap_format)f, .schema_path = schema, .bad_rows = LEAP_BAD_ROWS_FAIL},
+        .inputs = &path,
+        .n_inputs = 1,
+        .threads = threads};
+    leap_ingest_report rep;
+    return leap_ingest_memory(&o, out, &rep, err);
+}
 
 int leap_cli_fail(const char *cmd, const leap_err *err) {
     fprintf(stderr, "leap %s: error: %s\n", cmd,

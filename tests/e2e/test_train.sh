@@ -48,6 +48,11 @@ got=$("$LEAP" eval --model es.leap --data d.valid.lds --json | sed -n 's/.*"logl
 awk -v a="$rec" -v b="$got" 'BEGIN{d=a-b; if (d<0) d=-d; exit !(d < 1e-6)}' \
     || fail "saved model is not the best epoch: recorded $rec, eval $got"
 
+# eval reads a raw log as well as its dataset, with identical metrics
+"$LEAP" eval --model m.leap --data d.tsv --json | sed 's/"data": "[^"]*"//' > er.json
+"$LEAP" eval --model m.leap --data d.lds --json | sed 's/"data": "[^"]*"//' > ed.json
+cmp -s er.json ed.json || fail "eval on the raw log differs from eval on its dataset"
+
 # inspect
 "$LEAP" inspect m.leap > insp.txt
 grep -q "^model  *lr" insp.txt || fail "inspect: no model line"
