@@ -21,6 +21,7 @@ static const leap_command commands[] = {
     {"eval", leap_cmd_eval, "AUC, logloss, NE, calibration, PR-AUC of a model on a dataset"},
     {"predict", leap_cmd_predict, "score a raw file or a dataset with a model"},
     {"inspect", leap_cmd_inspect, "print a model bundle's metadata"},
+    {"stats", leap_cmd_stats, "profile each column: missing, distinct, top values, quantiles"},
 };
 
 int leap_cli_open_data(const char *path, const char *fmt, const char *schema, int threads,
