@@ -25,9 +25,10 @@ typedef struct leap_bundle {
     char **keys, **vals; /* metadata [n_meta], owned */
     leap_featurizer fz;  /* owned */
     const leap_model_ops *ops;
-    void *opts;        /* model options struct, owned */
-    leap_model *model; /* owned */
-    double neg_rate;   /* negative downsampling rate of the training data; 1 = none */
+    void *opts;         /* model options struct, owned */
+    leap_model *model;  /* owned */
+    double neg_rate;    /* negative downsampling rate of the training data; 1 = none */
+    double logit_shift; /* intercept recalibration added to the model's logit; 0 = none */
 } leap_bundle;
 
 /* Sets or replaces a metadata entry (copied). Keys: [A-Za-z0-9_.]; values one line. */
@@ -48,8 +49,16 @@ void leap_bundle_free(leap_bundle *b);
  * lengths do not fit size. */
 int leap__bundle_fix_checksum(uint8_t *buf, size_t size);
 
-/* Probabilities on the true base rate: the model's scores corrected for
+/* Probabilities on the true base rate: the model's score q, shifted on the
+ * logit scale by logit_shift (q' = σ(logit q + shift)), then corrected for
  * negative downsampling (leap_calibrate_neg_rate). Thread-safe. */
 void leap_bundle_predict(const leap_bundle *b, const leap_fbatch *fb, float *p);
+/* σ(logit(q) + shift), q clamped away from 0 and 1. */
+float leap_shift_logit(float q, double shift);
+/* The logit shift that makes Σ w·p = Σ w·y on (q, y, w), p being the shifted
+ * and neg-rate-corrected q (bisection; the sum is monotone in the shift).
+ * q are raw model scores. */
+double leap_fit_logit_shift(const float *q, const float *y, const float *w, size_t n,
+                            double neg_rate);
 
 #endif

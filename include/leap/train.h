@@ -21,6 +21,7 @@ typedef struct leap_train_opts {
     int patience;     /* epochs without validation improvement before stopping; 0 = never stop */
     double min_delta; /* improvement smaller than this does not count */
     int sync_every;   /* row groups per thread between cross-rank syncs */
+    int recalibrate;  /* downsampled training data + validation data: refit the intercept */
 } leap_train_opts;
 extern const leap_opt_table leap_train_opt_table;
 

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "leap/bundle.h"
 #include "leap/ingest.h"
+#include "leap/score.h"
 #include "leap/train.h"
 
 #include <getopt.h>
@@ -196,6 +197,32 @@ int leap_cmd_train(int argc, char **argv) {
     if (leap_train_run(&ctx, b.model, &rep, &err)) goto fail;
     b.neg_rate = rep.neg_rate;
 
+    if (rank == 0 && dvalid && b.neg_rate < 1.0 && to.recalibrate) {
+        /* The correction q/(q + (1-q)/r) is exact for calibrated q; a
+         * regularised model's q are shrunk toward the sample mean and the
+         * corrected p come out low. Refit the intercept on the (un-sampled)
+         * validation data so that Σp = Σy there. */
+        size_t n = (size_t)leap_dataset_num_rows(dvalid);
+        float *q = malloc((n ? n : 1) * sizeof *q), *y = malloc((n ? n : 1) * sizeof *y),
+              *w = malloc((n ? n : 1) * sizeof *w);
+        double r = b.neg_rate;
+        b.neg_rate = 1.0; /* raw scores */
+        int bad =
+            !q || !y || !w || leap_score_dataset(&b, dvalid, threads, q, y, w, -1, NULL, &err);
+        b.neg_rate = r;
+        if (!bad) {
+            b.logit_shift = leap_fit_logit_shift(q, y, w, n, r);
+            if (!quiet)
+                fprintf(stderr, "recalibrated on %s: logit shift %+.4f\n", valid, b.logit_shift);
+        }
+        free(q);
+        free(y);
+        free(w);
+        if (bad) {
+            if (!err.status) leap_err_set(&err, LEAP_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
     if (rank == 0) {
         char v[256];
         time_t now = time(NULL);

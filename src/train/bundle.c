@@ -3,6 +3,7 @@
 #include "leap/bundle.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -80,13 +81,13 @@ static uint64_t get_u64(const uint8_t *p) {
 static int meta_text(const leap_bundle *b, char **out, size_t *len) {
     FILE *f = open_memstream(out, len);
     if (!f) return LEAP_ENOMEM;
-    fprintf(f, "model=%s\nleap_version=%s\nneg_sample_rate=%.17g\n", b->ops->name, LEAP_VERSION,
-            b->neg_rate);
+    fprintf(f, "model=%s\nleap_version=%s\nneg_sample_rate=%.17g\ncalibration.logit_shift=%.17g\n",
+            b->ops->name, LEAP_VERSION, b->neg_rate, b->logit_shift);
     leap_opts_write(f, b->ops->opts, b->opts, "opt.");
     for (size_t i = 0; i < b->n_meta; i++) {
         const char *k = b->keys[i];
         if (!strcmp(k, "model") || !strcmp(k, "leap_version") || !strcmp(k, "neg_sample_rate") ||
-            !strncmp(k, "opt.", 4))
+            !strcmp(k, "calibration.logit_shift") || !strncmp(k, "opt.", 4))
             continue;
         fprintf(f, "%s=%s\n", k, b->vals[i]);
     }
@@ -256,6 +257,11 @@ int leap_bundle_parse(const uint8_t *buf, size_t size, const char *path, leap_bu
         rc = leap_err_set(err, LEAP_ECORRUPT, "%s: bad neg_sample_rate '%s'", path, nr);
         goto fail;
     }
+    const char *ls = leap_bundle_meta_get(b, "calibration.logit_shift");
+    if (ls && (leap_parse_double(ls, &b->logit_shift) || !(fabs(b->logit_shift) <= 50))) {
+        rc = leap_err_set(err, LEAP_ECORRUPT, "%s: bad calibration.logit_shift '%s'", path, ls);
+        goto fail;
+    }
     b->opts = calloc(1, b->ops->opts_size);
     if (!b->opts) {
         rc = leap_err_set(err, LEAP_ENOMEM, "%s: out of memory", path);
@@ -305,8 +311,17 @@ fail:
     return rc;
 }
 
+float leap_shift_logit(float q, double shift) {
+    double x = q < 1e-12f ? 1e-12 : (q > 1 - 1e-7f ? 1 - 1e-7 : q);
+    double s = log(x / (1 - x)) + shift;
+    return (float)(1 / (1 + exp(-s)));
+}
+
 void leap_bundle_predict(const leap_bundle *b, const leap_fbatch *fb, float *p) {
     b->model->ops->predict_batch(b->model, fb, p);
+    if (b->logit_shift != 0)
+        for (size_t i = 0; i < fb->n_rows; i++)
+            p[i] = leap_shift_logit(p[i], b->logit_shift);
     if (b->neg_rate < 1.0)
         for (size_t i = 0; i < fb->n_rows; i++)
             p[i] = leap_calibrate_neg_rate(p[i], b->neg_rate);
@@ -325,4 +340,22 @@ int leap__bundle_fix_checksum(uint8_t *buf, size_t size) {
     sum = leap_mix64(sum, leap_hash64(z, zlen, 0));
     put_u64(buf + size - 8, sum);
     return 0;
+}
+
+double leap_fit_logit_shift(const float *q, const float *y, const float *w, size_t n,
+                            double neg_rate) {
+    double sy = 0;
+    for (size_t i = 0; i < n; i++)
+        sy += (w ? w[i] : 1.0) * y[i];
+    double lo = -10, hi = 10;
+    for (int it = 0; it < 60; it++) {
+        double mid = 0.5 * (lo + hi), sp = 0;
+        for (size_t i = 0; i < n; i++)
+            sp += (w ? w[i] : 1.0) * leap_calibrate_neg_rate(leap_shift_logit(q[i], mid), neg_rate);
+        if (sp > sy)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return 0.5 * (lo + hi);
 }

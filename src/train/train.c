@@ -15,6 +15,8 @@ static const leap_opt_def train_defs[] = {
      "early stopping: epochs without validation improvement (0 = off)"},
     {"min_delta", LEAP_OPT_FLOAT, offsetof(leap_train_opts, min_delta), 1e-5, 0, 1, NULL,
      "early stopping: smallest logloss improvement that counts"},
+    {"recalibrate", LEAP_OPT_BOOL, offsetof(leap_train_opts, recalibrate), 1, 0, 1, NULL,
+     "downsampled training data: refit the intercept on the validation data"},
     {"sync_every", LEAP_OPT_INT, offsetof(leap_train_opts, sync_every), 1, 1, 1000000, NULL,
      "MPI: row groups per thread between model syncs"},
 };

@@ -147,6 +147,7 @@ static int make_bundle(const char *path, leap_err *err) {
     leap_bundle b;
     memset(&b, 0, sizeof b);
     b.neg_rate = 0.5;
+    b.logit_shift = 0.25;
     small_fz(&b.fz);
     b.ops = leap_model_find("lr");
     b.opts = calloc(1, b.ops->opts_size);
@@ -185,6 +186,7 @@ TEST(bundle_round_trip_and_refusals) {
     ASSERT_TRUE(strcmp(leap_bundle_meta_get(&b, "model"), "lr") == 0);
     ASSERT_TRUE(strcmp(leap_bundle_meta_get(&b, "train.rows"), "123") == 0);
     ASSERT_NEAR(b.neg_rate, 0.5, 0);
+    ASSERT_NEAR(b.logit_shift, 0.25, 0);
     ASSERT_EQ_INT(b.fz.n_fields, 2);
     /* predictions survive the round trip bit for bit */
     uint32_t rp[2] = {0, 2}, qi[2] = {3, 9};
@@ -372,4 +374,21 @@ TEST(lbfgs_matches_newton_optimum) {
     ops->destroy(m2);
     ops->destroy(m);
     leap_featurizer_free(&fz);
+}
+
+/* The intercept refit: constant scores 0.2 against a 50% click rate need a
+ * logit shift of logit(0.5) - logit(0.2) = ln 4; with negative downsampling
+ * at r = 0.25 the shifted score must also pass through the correction. */
+TEST(logit_shift_fit) {
+    enum { N = 1000 };
+    static float q[N], y[N];
+    for (int i = 0; i < N; i++) {
+        q[i] = 0.2f;
+        y[i] = (float)(i % 2);
+    }
+    ASSERT_NEAR(leap_fit_logit_shift(q, y, NULL, N, 1.0), log(4.0), 1e-6);
+    double d = leap_fit_logit_shift(q, y, NULL, N, 0.25);
+    double p = leap_calibrate_neg_rate(leap_shift_logit(0.2f, d), 0.25);
+    ASSERT_NEAR(p, 0.5, 1e-5); /* tolerance: float scores */
+    ASSERT_NEAR(leap_shift_logit(0.5f, 0.0), 0.5, 1e-7);
 }
