@@ -22,6 +22,8 @@ static const leap_command commands[] = {
     {"predict", leap_cmd_predict, "score a raw file or a dataset with a model"},
     {"inspect", leap_cmd_inspect, "print a model bundle's metadata"},
     {"stats", leap_cmd_stats, "profile each column: missing, distinct, top values, quantiles"},
+    {"schema", leap_cmd_schema, "infer a validation schema (YAML) from a dataset"},
+    {"validate", leap_cmd_validate, "check a dataset against a schema; drift vs a baseline"},
 };
 
 int leap_cli_open_data(const char *path, const char *fmt, const char *schema, int threads,
