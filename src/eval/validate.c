@@ -168,7 +168,14 @@ oom:
 
 /* ---- write --------------------------------------------------------------------- */
 static void ynum(FILE *f, const char *key, double v) {
-    if (!isnan(v)) fprintf(f, "    %s: %.17g\n", key, v);
+    /* shortest text that reads back as the same double: people edit this file */
+    if (isnan(v)) return;
+    char buf[40];
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fprintf(f, "    %s: %s\n", key, buf);
 }
 
 int leap_vschema_write(FILE *f, const leap_vschema *s, const char *source) {
