@@ -127,6 +127,28 @@ void leap_progress_end(leap_progress *p);
 int leap_parse_double(const char *s, double *out);
 int leap_parse_i64(const char *s, int64_t *out);
 
+/* ---- little-endian fixed-width fields of the file formats --------------- */
+static inline void leap_put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void leap_put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t leap_get_u32(const uint8_t *p) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+static inline uint64_t leap_get_u64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 /* ---- growable byte buffer ------------------------------------------------ */
 typedef struct leap_buf {
     uint8_t *p;

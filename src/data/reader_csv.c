@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include "data/reader_impl.h"
 
+#include "core/yaml_log.h"
 #include <cyaml/cyaml.h>
 #include <errno.h>
 #include <limits.h>
@@ -57,30 +58,6 @@ static const cyaml_schema_field_t ytop_fields[] = {
     CYAML_FIELD_END};
 static const cyaml_schema_value_t ytop_value = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, yschema, ytop_fields)};
-
-/* What libcyaml logged: its first error and the innermost backtrace mark. */
-typedef struct ylog {
-    char msg[512];
-    long line, col; /* 0-based, -1 = none */
-} ylog;
-
-static void ylog_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args) {
-    ylog *l = ctx;
-    if (level < CYAML_LOG_ERROR) return;
-    char buf[480];
-    vsnprintf(buf, sizeof buf, fmt, args);
-    buf[strcspn(buf, "\n")] = 0;
-    const char *mark = strstr(buf, "(line: ");
-    if (mark && l->line < 0) {
-        long a, b;
-        if (sscanf(mark, "(line: %ld, column: %ld)", &a, &b) == 2) l->line = a, l->col = b;
-        return;
-    }
-    if (strstr(buf, "Backtrace") || l->msg[0]) return;
-    const char *m = buf;
-    if (!strncmp(m, "Load: ", 6)) m += 6;
-    snprintf(l->msg, sizeof l->msg, "%s", m);
-}
 
 /* Finds the first line (from line `from`, 1-based) holding `key:` and, when
  * value is non-NULL, that value after it. Sets *line and *col (1-based, at the
@@ -242,7 +219,7 @@ int leap__csv_load_schema(leap__parser *p, const char *path, leap_err *err) {
     }
     yctx y = {path, text};
     ylog lg = {.line = -1, .col = -1};
-    cyaml_config_t cfg = {.log_fn = ylog_fn,
+    cyaml_config_t cfg = {.log_fn = leap__ylog_fn,
                           .log_ctx = &lg,
                           .mem_fn = cyaml_mem,
                           .log_level = CYAML_LOG_ERROR,

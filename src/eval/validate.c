@@ -8,6 +8,7 @@
 #include "leap/validate.h"
 #include "leap/stats.h"
 
+#include "core/yaml_log.h"
 #include <cyaml/cyaml.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -253,29 +254,6 @@ static const cyaml_schema_field_t ytop_fields[] = {
 static const cyaml_schema_value_t ytop_value = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, ytop, ytop_fields)};
 
-typedef struct ylog {
-    char msg[512];
-    long line, col; /* 0-based, -1 = none */
-} ylog;
-
-static void ylog_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args) {
-    ylog *l = ctx;
-    if (level < CYAML_LOG_ERROR) return;
-    char buf[480];
-    vsnprintf(buf, sizeof buf, fmt, args);
-    buf[strcspn(buf, "\n")] = 0;
-    const char *mark = strstr(buf, "(line: ");
-    if (mark && l->line < 0) {
-        long a, b;
-        if (sscanf(mark, "(line: %ld, column: %ld)", &a, &b) == 2) l->line = a, l->col = b;
-        return;
-    }
-    if (strstr(buf, "Backtrace") || l->msg[0]) return;
-    const char *m = buf;
-    if (!strncmp(m, "Load: ", 6)) m += 6;
-    snprintf(l->msg, sizeof l->msg, "%s", m);
-}
-
 /* First line >= from (1-based) holding `key:`; sets *line, *col (1-based). */
 static int yfind(const char *text, long from, const char *key, long *line, long *col) {
     long ln = 1;
@@ -424,7 +402,7 @@ int leap_vschema_parse(const char *text, size_t len, const char *name, leap_vsch
     t[len] = 0;
     pctx y = {name, t, 1};
     ylog lg = {.line = -1, .col = -1};
-    cyaml_config_t cfg = {.log_fn = ylog_fn,
+    cyaml_config_t cfg = {.log_fn = leap__ylog_fn,
                           .log_ctx = &lg,
                           .mem_fn = cyaml_mem,
                           .log_level = CYAML_LOG_ERROR,

@@ -329,33 +329,13 @@ double leap_kll_error_bound(const leap_kll *s) { return 2.446 / pow((double)s->k
  *   .  f64 items, level 0 first
  *   .  u64 XXH3 (leap_hash64, seed 0) of every byte before it
  * All little-endian. */
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 static void put_f64(uint8_t *p, double d) {
     uint64_t v;
     memcpy(&v, &d, 8);
-    put_u64(p, v);
-}
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    leap_put_u64(p, v);
 }
 static double get_f64(const uint8_t *p) {
-    uint64_t v = get_u64(p);
+    uint64_t v = leap_get_u64(p);
     double d;
     memcpy(&d, &v, 8);
     return d;
@@ -369,20 +349,20 @@ int leap_kll_write(const leap_kll *s, leap_buf *out) {
     uint8_t *b = malloc(len);
     if (!b) return LEAP_ENOMEM;
     memcpy(b, KLL_MAGIC, 4);
-    put_u32(b + 4, KLL_VERSION);
-    put_u32(b + 8, s->k);
-    put_u32(b + 12, s->n_levels);
-    put_u64(b + 16, s->rng.s);
-    put_u64(b + 24, s->n);
+    leap_put_u32(b + 4, KLL_VERSION);
+    leap_put_u32(b + 8, s->k);
+    leap_put_u32(b + 12, s->n_levels);
+    leap_put_u64(b + 16, s->rng.s);
+    leap_put_u64(b + 24, s->n);
     put_f64(b + 32, s->min);
     put_f64(b + 40, s->max);
     uint8_t *p = b + KLL_HEADER;
     for (uint32_t h = 0; h < s->n_levels; h++, p += 4)
-        put_u32(p, (uint32_t)s->lv[h].n);
+        leap_put_u32(p, (uint32_t)s->lv[h].n);
     for (uint32_t h = 0; h < s->n_levels; h++)
         for (size_t i = 0; i < s->lv[h].n; i++, p += 8)
             put_f64(p, s->lv[h].v[i]);
-    put_u64(p, leap_hash64(b, len - 8, 0));
+    leap_put_u64(p, leap_hash64(b, len - 8, 0));
     int rc = leap_buf_append(out, b, len);
     free(b);
     return rc;
@@ -395,12 +375,12 @@ int leap_kll_read(const uint8_t *buf, size_t len, leap_kll **out, leap_err *err)
     if (!buf || len < KLL_HEADER + 4 + 8)
         return CORRUPT("truncated: %zu bytes, a header needs %d", len, KLL_HEADER + 4 + 8);
     if (memcmp(buf, KLL_MAGIC, 4) != 0) return CORRUPT("bad magic (not a KLL sketch)");
-    uint32_t version = get_u32(buf + 4);
+    uint32_t version = leap_get_u32(buf + 4);
     if (version != KLL_VERSION)
         return leap_err_set(err, LEAP_EVERSION,
                             "kll sketch: format version %u, this build reads %u", version,
                             KLL_VERSION);
-    uint32_t k = get_u32(buf + 8), n_levels = get_u32(buf + 12);
+    uint32_t k = leap_get_u32(buf + 8), n_levels = leap_get_u32(buf + 12);
     if (k < KLL_MIN_K || k > KLL_MAX_K)
         return CORRUPT("k = %u outside [%d, %d]", k, KLL_MIN_K, KLL_MAX_K);
     if (n_levels < 1 || n_levels > KLL_MAX_LEVELS)
@@ -409,17 +389,18 @@ int leap_kll_read(const uint8_t *buf, size_t len, leap_kll **out, leap_err *err)
     if (len < table_end + 8) return CORRUPT("truncated level table (%zu bytes)", len);
     size_t items = 0, room = (len - table_end - 8) / 8;
     for (uint32_t h = 0; h < n_levels; h++) {
-        uint32_t m = get_u32(buf + KLL_HEADER + 4 * h);
+        uint32_t m = leap_get_u32(buf + KLL_HEADER + 4 * h);
         if (m > room - items) return CORRUPT("level %u claims %u items past the end", h, m);
         items += m;
     }
     size_t want = table_end + 8 * items + 8;
     if (len != want) return CORRUPT("%zu bytes, the level table implies %zu", len, want);
-    if (get_u64(buf + len - 8) != leap_hash64(buf, len - 8, 0)) return CORRUPT("checksum mismatch");
+    if (leap_get_u64(buf + len - 8) != leap_hash64(buf, len - 8, 0))
+        return CORRUPT("checksum mismatch");
 
-    uint64_t n = get_u64(buf + 24), wsum = 0;
+    uint64_t n = leap_get_u64(buf + 24), wsum = 0;
     for (uint32_t h = 0; h < n_levels; h++) {
-        uint64_t m = get_u32(buf + KLL_HEADER + 4 * h);
+        uint64_t m = leap_get_u32(buf + KLL_HEADER + 4 * h);
         if (m && (h >= 63 || m > (UINT64_MAX - wsum) >> h))
             return CORRUPT("level %u weight overflows", h);
         wsum += m << h;
@@ -442,14 +423,14 @@ int leap_kll_read(const uint8_t *buf, size_t len, leap_kll **out, leap_err *err)
         if (add_level(s) != LEAP_OK) goto oom;
     for (uint32_t h = 0; h < n_levels; h++) {
         kll_level *l = &s->lv[h];
-        size_t m = get_u32(buf + KLL_HEADER + 4 * h);
+        size_t m = leap_get_u32(buf + KLL_HEADER + 4 * h);
         if (level_reserve(l, m) != LEAP_OK) goto oom;
         for (size_t i = 0; i < m; i++, p += 8)
             l->v[i] = get_f64(p);
         l->n = m;
         s->size += m;
     }
-    s->rng.s = get_u64(buf + 16);
+    s->rng.s = leap_get_u64(buf + 16);
     s->n = n;
     if (n) {
         s->min = mn;

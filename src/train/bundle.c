@@ -56,27 +56,6 @@ void leap_bundle_free(leap_bundle *b) {
     memset(b, 0, sizeof *b);
 }
 
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* Serialises metadata as "key=value\n" lines, with the fixed keys first. */
 static int meta_text(const leap_bundle *b, char **out, size_t *len) {
     FILE *f = open_memstream(out, len);
@@ -124,18 +103,18 @@ int leap_bundle_save(const char *path, const leap_bundle *b, leap_err *err) {
     }
     uint8_t hdr[LEAP_BUNDLE_HEADER];
     memcpy(hdr, LEAP_BUNDLE_MAGIC, 8);
-    put_u32(hdr + 8, LEAP_BUNDLE_VERSION);
-    put_u32(hdr + 12, 0);
-    put_u64(hdr + 16, meta_len);
-    put_u64(hdr + 24, fz_len);
-    put_u64(hdr + 32, payload.len);
-    put_u64(hdr + 40, zlen);
+    leap_put_u32(hdr + 8, LEAP_BUNDLE_VERSION);
+    leap_put_u32(hdr + 12, 0);
+    leap_put_u64(hdr + 16, meta_len);
+    leap_put_u64(hdr + 24, fz_len);
+    leap_put_u64(hdr + 32, payload.len);
+    leap_put_u64(hdr + 40, zlen);
     uint64_t sum = leap_hash64(hdr, sizeof hdr, 0);
     sum = leap_mix64(sum, leap_hash64(meta, meta_len, 0));
     sum = leap_mix64(sum, leap_hash64(fzt, fz_len, 0));
     sum = leap_mix64(sum, leap_hash64(z, zlen, 0));
     uint8_t tail[8];
-    put_u64(tail, sum);
+    leap_put_u64(tail, sum);
     leap_afile af;
     if ((rc = leap_afile_open(&af, path, err))) goto done;
     fwrite(hdr, 1, sizeof hdr, af.fp);
@@ -213,7 +192,7 @@ int leap_bundle_parse(const uint8_t *buf, size_t size, const char *path, leap_bu
         rc = leap_err_set(err, LEAP_ECORRUPT, "%s: truncated bundle (%zu bytes)", path, size);
         goto fail;
     }
-    uint32_t version = get_u32(buf + 8);
+    uint32_t version = leap_get_u32(buf + 8);
     if (version > LEAP_BUNDLE_VERSION) {
         rc = leap_err_set(err, LEAP_EVERSION,
                           "%s: bundle format version %u is newer than this leap supports (%d)",
@@ -224,8 +203,8 @@ int leap_bundle_parse(const uint8_t *buf, size_t size, const char *path, leap_bu
         rc = leap_err_set(err, LEAP_ECORRUPT, "%s: bundle format version 0 is invalid", path);
         goto fail;
     }
-    uint64_t meta_len = get_u64(buf + 16), fz_len = get_u64(buf + 24);
-    uint64_t raw_len = get_u64(buf + 32), zlen = get_u64(buf + 40);
+    uint64_t meta_len = leap_get_u64(buf + 16), fz_len = leap_get_u64(buf + 24);
+    uint64_t raw_len = leap_get_u64(buf + 32), zlen = leap_get_u64(buf + 40);
     uint64_t body = (uint64_t)size - LEAP_BUNDLE_HEADER - 8;
     if (meta_len > body || fz_len > body || zlen > body || meta_len + fz_len + zlen != body) {
         rc = leap_err_set(
@@ -240,7 +219,7 @@ int leap_bundle_parse(const uint8_t *buf, size_t size, const char *path, leap_bu
     sum = leap_mix64(sum, leap_hash64(meta, meta_len, 0));
     sum = leap_mix64(sum, leap_hash64(fzt, fz_len, 0));
     sum = leap_mix64(sum, leap_hash64(z, zlen, 0));
-    if (sum != get_u64(z + zlen)) {
+    if (sum != leap_get_u64(z + zlen)) {
         rc = leap_err_set(err, LEAP_ECORRUPT, "%s: checksum mismatch: the bundle is corrupt", path);
         goto fail;
     }
@@ -329,7 +308,8 @@ void leap_bundle_predict(const leap_bundle *b, const leap_fbatch *fb, float *p) 
 
 int leap__bundle_fix_checksum(uint8_t *buf, size_t size) {
     if (size < LEAP_BUNDLE_HEADER + 8) return -1;
-    uint64_t meta_len = get_u64(buf + 16), fz_len = get_u64(buf + 24), zlen = get_u64(buf + 40);
+    uint64_t meta_len = leap_get_u64(buf + 16), fz_len = leap_get_u64(buf + 24),
+             zlen = leap_get_u64(buf + 40);
     uint64_t body = (uint64_t)size - LEAP_BUNDLE_HEADER - 8;
     if (meta_len > body || fz_len > body || zlen > body || meta_len + fz_len + zlen != body)
         return -1;
@@ -338,7 +318,7 @@ int leap__bundle_fix_checksum(uint8_t *buf, size_t size) {
     sum = leap_mix64(sum, leap_hash64(meta, meta_len, 0));
     sum = leap_mix64(sum, leap_hash64(fzt, fz_len, 0));
     sum = leap_mix64(sum, leap_hash64(z, zlen, 0));
-    put_u64(buf + size - 8, sum);
+    leap_put_u64(buf + size - 8, sum);
     return 0;
 }
 
