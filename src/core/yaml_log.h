@@ -8,6 +8,8 @@
 #include <cyaml/cyaml.h>
 #include <stdarg.h>
 
+#include "leap/core.h"
+
 typedef struct ylog {
     char msg[512];
     long line, col; /* 0-based, -1 = none */
@@ -15,5 +17,17 @@ typedef struct ylog {
 
 /* libcyaml log callback; ctx is a ylog initialised with line = col = -1. */
 void leap__ylog_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args);
+
+/* Line and column (1-based) of the first "key:" (followed by value when
+ * value is non-NULL) at or after line `from` of a YAML text; 0 or -1. A
+ * text search, for errors libcyaml reports without a position. */
+int leap__yfind(const char *text, long from, const char *key, const char *value, long *line,
+                long *col);
+
+/* Turns a failed cyaml load into "NAME:LINE:COL: message" (an unknown key is
+ * located by leap__yfind); fallback is cyaml's own message. Returns
+ * LEAP_EPARSE. */
+int leap__ylog_error(const ylog *lg, const char *fallback, const char *text, const char *name,
+                     leap_err *err);
 
 #endif

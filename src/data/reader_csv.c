@@ -62,38 +62,6 @@ static const cyaml_schema_value_t ytop_value = {
 /* Finds the first line (from line `from`, 1-based) holding `key:` and, when
  * value is non-NULL, that value after it. Sets *line and *col (1-based, at the
  * key). Returns 0 when found. */
-static int yfind(const char *text, long from, const char *key, const char *value, long *line,
-                 long *col) {
-    long ln = 1;
-    size_t kn = strlen(key);
-    for (const char *s = text; *s; ln++) {
-        const char *e = strchr(s, '\n');
-        if (!e) e = s + strlen(s);
-        if (ln >= from) {
-            for (const char *q = s; q + kn <= e; q++) {
-                if (memcmp(q, key, kn) != 0) continue;
-                if (q > s && (q[-1] != ' ' && q[-1] != '{' && q[-1] != ',' && q[-1] != '-'))
-                    continue;
-                const char *r = q + kn;
-                while (r < e && *r == ' ')
-                    r++;
-                if (r == e || *r != ':') continue;
-                if (value) {
-                    r++;
-                    while (r < e && (*r == ' ' || *r == '"' || *r == '\''))
-                        r++;
-                    size_t vn = strlen(value);
-                    if ((size_t)(e - r) < vn || memcmp(r, value, vn) != 0) continue;
-                }
-                *line = ln;
-                *col = (long)(q - s) + 1;
-                return 0;
-            }
-        }
-        s = *e ? e + 1 : e;
-    }
-    return -1;
-}
 
 typedef struct yctx {
     const char *path;
@@ -109,7 +77,7 @@ __attribute__((format(printf, 5, 6))) static int yerr(const yctx *y, leap_err *e
     vsnprintf(m, sizeof m, fmt, ap);
     va_end(ap);
     long line, col;
-    if (key && yfind(y->text, 1, key, value, &line, &col) == 0)
+    if (key && leap__yfind(y->text, 1, key, value, &line, &col) == 0)
         return leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: %s", y->path, line, col, m);
     return leap_err_set(err, LEAP_EPARSE, "%s: %s", y->path, m);
 }
@@ -229,21 +197,7 @@ int leap__csv_load_schema(leap__parser *p, const char *path, leap_err *err) {
         cyaml_load_data((const uint8_t *)text, len, &cfg, &ytop_value, (cyaml_data_t **)&ys, NULL);
     int rc = LEAP_OK;
     if (ce != CYAML_OK) {
-        const char *m = lg.msg[0] ? lg.msg : cyaml_strerror(ce);
-        long line, col;
-        if (!strncmp(m, "Unexpected key: ", 16)) {
-            const char *key = m + 16;
-            if (yfind(text, lg.line >= 0 ? lg.line + 1 : 1, key, NULL, &line, &col) == 0 ||
-                yfind(text, 1, key, NULL, &line, &col) == 0)
-                rc = leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: unknown key '%s'", path, line, col,
-                                  key);
-            else
-                rc = leap_err_set(err, LEAP_EPARSE, "%s: unknown key '%s'", path, key);
-        } else if (lg.line >= 0) {
-            rc = leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: %s", path, lg.line + 1, lg.col + 1, m);
-        } else {
-            rc = leap_err_set(err, LEAP_EPARSE, "%s: %s", path, m);
-        }
+        rc = leap__ylog_error(&lg, cyaml_strerror(ce), text, path, err);
         goto done;
     }
     p->delim = ',';

@@ -255,28 +255,6 @@ static const cyaml_schema_value_t ytop_value = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, ytop, ytop_fields)};
 
 /* First line >= from (1-based) holding `key:`; sets *line, *col (1-based). */
-static int yfind(const char *text, long from, const char *key, long *line, long *col) {
-    long ln = 1;
-    size_t kn = strlen(key);
-    for (const char *s = text; *s; ln++) {
-        const char *e = strchr(s, '\n');
-        if (!e) e = s + strlen(s);
-        for (const char *q = s; ln >= from && q + kn <= e; q++) {
-            if (memcmp(q, key, kn) != 0) continue;
-            if (q > s && q[-1] != ' ' && q[-1] != '{' && q[-1] != ',' && q[-1] != '-') continue;
-            const char *r = q + kn;
-            while (r < e && *r == ' ')
-                r++;
-            if (r == e || *r != ':') continue;
-            *line = ln;
-            *col = (long)(q - s) + 1;
-            return 0;
-        }
-        s = *e ? e + 1 : e;
-    }
-    return -1;
-}
-
 typedef struct pctx {
     const char *name, *text;
     long col_line; /* line of the current column's entry (search start) */
@@ -290,8 +268,8 @@ __attribute__((format(printf, 4, 5))) static int perr(const pctx *y, leap_err *e
     vsnprintf(m, sizeof m, fmt, ap);
     va_end(ap);
     long line, col;
-    if (key && (yfind(y->text, y->col_line, key, &line, &col) == 0 ||
-                yfind(y->text, 1, key, &line, &col) == 0))
+    if (key && (leap__yfind(y->text, y->col_line, key, NULL, &line, &col) == 0 ||
+                leap__yfind(y->text, 1, key, NULL, &line, &col) == 0))
         return leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: %s", y->name, line, col, m);
     return leap_err_set(err, LEAP_EPARSE, "%s: %s", y->name, m);
 }
@@ -313,7 +291,7 @@ static int pnum(const pctx *y, const char *key, const char *s, const char *col, 
 /* Line of the n-th (0-based) sequence entry under `columns:` (best effort). */
 static long entry_line(const char *text, unsigned n) {
     long cl, cc;
-    if (yfind(text, 1, "columns", &cl, &cc)) return 1;
+    if (leap__yfind(text, 1, "columns", NULL, &cl, &cc)) return 1;
     long ln = 1;
     unsigned seen = 0;
     for (const char *s = text; *s; ln++) {
@@ -412,21 +390,7 @@ int leap_vschema_parse(const char *text, size_t len, const char *name, leap_vsch
     cyaml_err_t ce =
         cyaml_load_data((const uint8_t *)t, len, &cfg, &ytop_value, (cyaml_data_t **)&ys, NULL);
     if (ce != CYAML_OK) {
-        const char *m = lg.msg[0] ? lg.msg : cyaml_strerror(ce);
-        long line, col;
-        if (!strncmp(m, "Unexpected key: ", 16)) {
-            const char *key = m + 16;
-            if (yfind(t, lg.line >= 0 ? lg.line + 1 : 1, key, &line, &col) == 0 ||
-                yfind(t, 1, key, &line, &col) == 0)
-                rc = leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: unknown key '%s'", name, line, col,
-                                  key);
-            else
-                rc = leap_err_set(err, LEAP_EPARSE, "%s: unknown key '%s'", name, key);
-        } else if (lg.line >= 0) {
-            rc = leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: %s", name, lg.line + 1, lg.col + 1, m);
-        } else {
-            rc = leap_err_set(err, LEAP_EPARSE, "%s: %s", name, m);
-        }
+        rc = leap__ylog_error(&lg, cyaml_strerror(ce), t, name, err);
         ys = NULL;
         goto done;
     }
