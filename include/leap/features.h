@@ -38,10 +38,31 @@ typedef enum leap_fz_op {
 
 const char *leap_fz_op_name(leap_fz_op op);
 
+/* How a field's feature indices are laid out (what a model may assume).
+ * Every field owns the index range [offset, offset + card) of the feature
+ * space, except HASHED fields, which share the whole space. Local index
+ * = idx - offset. A single-valued field emits exactly one entry per row; a
+ * multi-valued one (multi = 1) one entry per value, or its missing entry. */
+typedef enum leap_fz_kind {
+    LEAP_FZ_KIND_HASHED,      /* hashed into the one shared space [0, n_buckets) (no spec) */
+    LEAP_FZ_KIND_CATEGORICAL, /* local 0 = missing; 1..card-1 unordered categories */
+    LEAP_FZ_KIND_ORDINAL,     /* local 0 = missing; 1..card-1 ordered buckets (bucketize) */
+    LEAP_FZ_KIND_DENSE,       /* card 2: local 0 = missing (value 1), 1 = the value */
+} leap_fz_kind;
+
+struct leap_tf_field; /* fitted transform details of a spec field (transform.h) */
+
 typedef struct leap_fz_field {
-    char column[LEAP_NAME_MAX]; /* source column name */
+    char column[LEAP_NAME_MAX]; /* source column name (the first, for crosses) */
+    char name[LEAP_NAME_MAX];   /* output feature name (= column without a spec) */
     leap_fz_op op;
-    uint64_t seed; /* per-field hash seed (from the field index) */
+    uint64_t seed;            /* per-field hash seed (from the field index) */
+    leap_fz_kind kind;        /* index layout, above */
+    uint32_t offset;          /* first index of the field's range (0 for HASHED) */
+    uint32_t card;            /* size of the range (n_buckets for HASHED) */
+    uint16_t embedding_dim;   /* spec hint for embedding models; 0 = the model's default */
+    uint8_t multi;            /* several entries per row possible */
+    struct leap_tf_field *tf; /* spec fields: op chain and fitted state; NULL otherwise */
 } leap_fz_field;
 
 /* User options of the featurizer (its option table below). */
@@ -53,7 +74,7 @@ extern const leap_opt_table leap_fz_opt_table;
 
 typedef struct leap_featurizer {
     leap_fz_opts opts;
-    uint32_t n_buckets; /* 2^hash_bits */
+    uint32_t n_buckets; /* feature space size: 2^hash_bits, or the sum of field cards with a spec */
     size_t n_fields;
     leap_fz_field *fields;      /* [n_fields], owned */
     char label[LEAP_NAME_MAX];  /* label column name ("" when none) */
@@ -65,6 +86,13 @@ typedef struct leap_featurizer {
 int leap_featurizer_init(leap_featurizer *fz, const leap_fz_opts *o, const leap_schema *s,
                          leap_err *err);
 void leap_featurizer_free(leap_featurizer *fz);
+
+/* The input columns a featurizer reads (names and types, each once, label
+ * and weight columns first when the featurizer has them), e.g. to build row
+ * groups from JSON instances at the server. cols must hold
+ * leap_fz_n_inputs(fz) entries (an upper bound); returns the count written. */
+size_t leap_fz_n_inputs(const leap_featurizer *fz);
+size_t leap_fz_inputs(const leap_featurizer *fz, leap_column_def *cols);
 /* Text form stored in the bundle: "hash_bits=22\nnumeric=log_bucket\nlabel=label\n
  * weight=\nfield=C1 hash\n..." — and back. parse reports the offending line. */
 int leap_featurizer_write(const leap_featurizer *fz, FILE *f);

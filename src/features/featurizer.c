@@ -62,6 +62,17 @@ const leap_opt_table leap_fz_opt_table = {"featurizer", fz_defs,
 
 static uint64_t field_seed(size_t i) { return leap_mix64(0x6c656170ULL, (uint64_t)i + 1); }
 
+/* A field of the shared hashed space (no spec); column already set. */
+static void fz_field_hashed(leap_fz_field *f, leap_fz_op op, size_t i, uint32_t n_buckets) {
+    snprintf(f->name, sizeof f->name, "%s", f->column);
+    f->op = op;
+    f->seed = field_seed(i);
+    f->kind = LEAP_FZ_KIND_HASHED;
+    f->offset = 0;
+    f->card = n_buckets;
+    f->multi = op == LEAP_FZ_MULTI_HASH;
+}
+
 int leap_featurizer_init(leap_featurizer *fz, const leap_fz_opts *o, const leap_schema *s,
                          leap_err *err) {
     memset(fz, 0, sizeof *fz);
@@ -86,8 +97,7 @@ int leap_featurizer_init(leap_featurizer *fz, const leap_fz_opts *o, const leap_
         }
         leap_fz_field *f = &fz->fields[fz->n_fields];
         snprintf(f->column, sizeof f->column, "%s", d->name);
-        f->op = op;
-        f->seed = field_seed(fz->n_fields);
+        fz_field_hashed(f, op, fz->n_fields, fz->n_buckets);
         fz->n_fields++;
     }
     if (fz->n_fields == 0) {
@@ -170,8 +180,7 @@ int leap_featurizer_parse(leap_featurizer *fz, const char *text, size_t len, lea
             leap_fz_field *f = &fz->fields[fz->n_fields];
             memset(f, 0, sizeof *f);
             memcpy(f->column, v, (size_t)(sp - v));
-            f->op = (leap_fz_op)op;
-            f->seed = field_seed(fz->n_fields);
+            fz_field_hashed(f, (leap_fz_op)op, fz->n_fields, 0);
             fz->n_fields++;
         } else {
             goto bad;
@@ -182,6 +191,8 @@ int leap_featurizer_parse(leap_featurizer *fz, const char *text, size_t len, lea
         return leap_err_set(err, LEAP_ECORRUPT,
                             "featurizer state: incomplete (no hash_bits or fields)");
     }
+    for (size_t i = 0; i < fz->n_fields; i++)
+        fz->fields[i].card = fz->n_buckets;
     return LEAP_OK;
 bad:
     leap_featurizer_free(fz);
@@ -194,6 +205,28 @@ static const leap_col_type op_source[LEAP_FZ_OP_COUNT] = {
     [LEAP_FZ_LOG_BUCKET] = LEAP_COL_NUMERIC,
     [LEAP_FZ_RAW] = LEAP_COL_NUMERIC,
 };
+
+size_t leap_fz_n_inputs(const leap_featurizer *fz) {
+    return fz->n_fields + (fz->label[0] != 0) + (fz->weight[0] != 0);
+}
+
+static size_t add_input(leap_column_def *cols, size_t n, const char *name, leap_col_type t) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(cols[i].name, name)) return n;
+    memset(&cols[n], 0, sizeof cols[n]);
+    snprintf(cols[n].name, sizeof cols[n].name, "%s", name);
+    cols[n].type = t;
+    return n + 1;
+}
+
+size_t leap_fz_inputs(const leap_featurizer *fz, leap_column_def *cols) {
+    size_t n = 0;
+    if (fz->label[0]) n = add_input(cols, n, fz->label, LEAP_COL_LABEL);
+    if (fz->weight[0]) n = add_input(cols, n, fz->weight, LEAP_COL_WEIGHT);
+    for (size_t i = 0; i < fz->n_fields; i++)
+        n = add_input(cols, n, fz->fields[i].column, op_source[fz->fields[i].op]);
+    return n;
+}
 
 int leap_fz_bind(const leap_featurizer *fz, const leap_schema *s, const char *input_name,
                  leap_fz_binding *b, leap_err *err) {
