@@ -120,6 +120,8 @@ typedef struct leap_fbatch {
     uint16_t *field;   /* [nnz] field index */
     float *label;      /* [n_rows]; 0 when the input has no label */
     float *weight;     /* [n_rows]; 1 when the input has no weight column */
+    size_t seq;        /* fit passes: index of this batch in the pass, [0, n_batches) */
+    uint64_t row0;     /* fit passes: rows of this rank before this batch (stable order) */
     size_t row_cap, nnz_cap;
 } leap_fbatch;
 

@@ -25,11 +25,20 @@ typedef struct leap_model leap_model;
 typedef struct leap_fit_io leap_fit_io;
 typedef void (*leap_batch_fn)(void *user, const leap_fbatch *b, int thread);
 struct leap_fit_io {
-    int threads;     /* fn is called with thread in [0, threads) */
-    leap_comm *comm; /* for allreduce of the per-rank results (NULL = local) */
+    int threads;      /* fn is called with thread in [0, threads) */
+    leap_comm *comm;  /* for allreduce of the per-rank results (NULL = local) */
+    size_t n_batches; /* training batches of this rank per pass */
+    uint64_t n_rows;  /* training rows of this rank */
     /* Calls fn on every training batch of this rank, on all threads; returns
-     * a status (errors of reading or featurizing the data). */
+     * a status (errors of reading or featurizing the data). Every pass sees
+     * the same batches; b->seq and b->row0 place a batch in the rank's order
+     * (so a model may copy rows into a matrix independently of thread timing). */
     int (*map)(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err);
+    /* Same over this rank's validation batches (labels included, no neg-rate
+     * reweighting); NULL when there is no validation data. For early stopping. */
+    int (*map_valid)(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err);
+    size_t n_valid_batches;
+    uint64_t n_valid_rows;
     /* Optional progress report after an iteration: mean training loss. */
     void (*on_iter)(leap_fit_io *io, int iter, double mean_loss, double seconds);
     void *priv; /* the trainer's */

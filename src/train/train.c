@@ -68,6 +68,7 @@ typedef struct run {
      * featurizing. Indexed like the pass's task list. */
     leap_fbatch *cache;
     size_t n_cache;
+    uint64_t *row0;         /* fit passes: [tasks] rows of the pass before each task */
     atomic_int cache_state; /* 0: filling, 1: complete, -1: off (over budget or no memory) */
     atomic_size_t cache_bytes;
     int fit_iters;     /* iterations a fit reported */
@@ -107,7 +108,9 @@ static int train_task(void *vctx, size_t task, int thread) {
     run *R = vctx;
     worker *W = &R->w[thread];
     leap_err *err = &R->errs[thread % 64];
-    if (R->map_fn && R->cache_state == 1) {
+    if (R->map_fn && !R->valid_pass && R->cache_state == 1) {
+        R->cache[task].seq = task;
+        R->cache[task].row0 = R->row0[task];
         R->map_fn(R->map_user, &R->cache[task], thread);
         atomic_fetch_add(&R->rows_done, R->cache[task].n_rows);
         return 0;
@@ -118,6 +121,12 @@ static int train_task(void *vctx, size_t task, int thread) {
     if (R->valid_pass) {
         if ((rc = leap_featurize(R->ctx->fz, &R->vbind_proto, &W->vrg, &W->fb, err))) return rc;
         size_t n = W->fb.n_rows;
+        if (R->map_fn) {
+            W->fb.seq = task;
+            W->fb.row0 = R->row0[task];
+            R->map_fn(R->map_user, &W->fb, thread);
+            return 0;
+        }
         if (n > W->pred_cap) {
             float *p = realloc(W->pred, n * sizeof *p);
             if (!p) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
@@ -140,6 +149,8 @@ static int train_task(void *vctx, size_t task, int thread) {
         for (size_t i = 0; i < W->fb.n_rows; i++)
             if (W->fb.label[i] < 0.5f) W->fb.weight[i] *= (float)R->neg_rate;
     if (R->map_fn) {
+        W->fb.seq = task;
+        W->fb.row0 = R->row0[task];
         R->map_fn(R->map_user, &W->fb, thread);
         atomic_fetch_add(&R->rows_done, W->fb.n_rows);
         if (R->cache_state == 0) {
@@ -294,16 +305,36 @@ static double run_valid(run *R, leap_err *err) {
     return s[1] > 0 ? s[0] / s[1] : NAN;
 }
 
-/* leap_fit_io.map: one pass over this rank's row groups, in order. */
+/* The row groups of ds this rank reads (round-robin), with the rows before
+ * each in R->row0 (freed by the caller). Returns the count, or (size_t)-1. */
+static size_t rank_groups(run *R, leap_dataset *ds, size_t **groups) {
+    int rank = leap_comm_rank(R->ctx->comm), size = leap_comm_size(R->ctx->comm);
+    size_t G = leap_dataset_num_row_groups(ds), n = 0;
+    *groups = malloc((G ? G : 1) * sizeof **groups);
+    uint64_t *r0 = malloc((G ? G : 1) * sizeof *r0);
+    if (!*groups || !r0) {
+        free(*groups);
+        free(r0);
+        return (size_t)-1;
+    }
+    uint64_t rows = 0;
+    for (size_t g = (size_t)rank; g < G; g += (size_t)size) {
+        r0[n] = rows;
+        rows += leap_dataset_row_group_rows(ds, g);
+        (*groups)[n++] = g;
+    }
+    free(R->row0);
+    R->row0 = r0;
+    return n;
+}
+
+/* leap_fit_io.map: one pass over this rank's row groups. */
 static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err) {
     run *R = io->priv;
     leap_train_ctx *ctx = R->ctx;
-    int rank = leap_comm_rank(ctx->comm), size = leap_comm_size(ctx->comm);
-    size_t G = leap_dataset_num_row_groups(ctx->train), n = 0;
-    size_t *groups = malloc((G ? G : 1) * sizeof *groups);
-    if (!groups) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
-    for (size_t g = (size_t)rank; g < G; g += (size_t)size)
-        groups[n++] = g;
+    size_t *groups;
+    size_t n = rank_groups(R, ctx->train, &groups);
+    if (n == (size_t)-1) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
     if (!R->cache && R->cache_state == 0) {
         R->cache = calloc(n ? n : 1, sizeof *R->cache);
         R->n_cache = n;
@@ -325,6 +356,36 @@ static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err)
         R->cache = NULL;
     }
     return LEAP_OK;
+}
+
+/* leap_fit_io.map_valid: one pass over this rank's validation row groups. */
+static int fit_map_valid(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err) {
+    run *R = io->priv;
+    size_t *groups;
+    size_t n = rank_groups(R, R->ctx->valid, &groups);
+    if (n == (size_t)-1) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
+    R->ds = R->ctx->valid;
+    R->groups = groups;
+    R->map_fn = fn;
+    R->map_user = user;
+    R->valid_pass = 1;
+    int rc = leap_parallel_for(R->ctx->threads, n, train_task, R);
+    R->valid_pass = 0;
+    R->map_fn = NULL;
+    free(groups);
+    return rc ? thread_error(R, rc, err) : LEAP_OK;
+}
+
+/* Batches and rows of this rank in ds. */
+static void rank_rows(const run *R, leap_dataset *ds, size_t *batches, uint64_t *rows) {
+    int rank = leap_comm_rank(R->ctx->comm), size = leap_comm_size(R->ctx->comm);
+    size_t G = leap_dataset_num_row_groups(ds);
+    *batches = 0;
+    *rows = 0;
+    for (size_t g = (size_t)rank; g < G; g += (size_t)size) {
+        ++*batches;
+        *rows += leap_dataset_row_group_rows(ds, g);
+    }
 }
 
 static void fit_on_iter(leap_fit_io *io, int iter, double mean_loss, double seconds) {
@@ -377,8 +438,14 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
         goto done;
     }
     if (m->ops->fit) { /* models that train by full passes */
-        leap_fit_io io = {
-            .threads = T, .comm = ctx->comm, .map = fit_map, .on_iter = fit_on_iter, .priv = R};
+        leap_fit_io io = {.threads = T,
+                          .comm = ctx->comm,
+                          .map = fit_map,
+                          .map_valid = ctx->valid ? fit_map_valid : NULL,
+                          .on_iter = fit_on_iter,
+                          .priv = R};
+        rank_rows(R, ctx->train, &io.n_batches, &io.n_rows);
+        if (ctx->valid) rank_rows(R, ctx->valid, &io.n_valid_batches, &io.n_valid_rows);
         double t0 = leap_now();
         atomic_store(&R->rows_done, 0);
         rc = m->ops->fit(m, &io, err);
@@ -510,6 +577,7 @@ done:
         free(R->cache);
     }
     free(R->w);
+    free(R->row0);
     free(R);
     free(order);
     free(mine);
