@@ -41,6 +41,10 @@ struct leap_fit_io {
     uint64_t n_valid_rows;
     /* Optional progress report after an iteration: mean training loss. */
     void (*on_iter)(leap_fit_io *io, int iter, double mean_loss, double seconds);
+    /* Set by the model before its first map when it reads the training data
+     * once and keeps its own copy (trees bin it): the trainer then caches no
+     * featurized batches for later passes (saves their memory). */
+    int single_pass;
     void *priv; /* the trainer's */
 };
 
@@ -62,6 +66,9 @@ typedef struct leap_state_seg {
 typedef struct leap_model_ops {
     const char *name; /* "lr" */
     const char *help;
+    /* 1 = the model needs ORDINAL/CATEGORICAL fields (a transform that bins
+     * numerics and indexes categoricals), not the hashed default (trees). */
+    int needs_bins;
     const leap_opt_table *opts; /* the model's option table */
     size_t opts_size;           /* sizeof its options struct */
     /* Creates an untrained model. opts is copied. */
@@ -87,6 +94,9 @@ typedef struct leap_model_ops {
     /* Rebuilds a model from its payload (opts parsed from the bundle). */
     int (*load)(const void *opts, const leap_featurizer *fz, const uint8_t *buf, size_t len,
                 leap_model **out, leap_err *err);
+    /* Optional: a human-readable summary of the trained parameters for
+     * `leap inspect` (trees: sizes and feature importance). fz names fields. */
+    void (*describe)(const leap_model *m, const leap_featurizer *fz, FILE *f);
 } leap_model_ops;
 
 /* Every concrete model struct starts with this. */

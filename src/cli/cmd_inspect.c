@@ -1,4 +1,5 @@
-/* cmd_inspect.c — `leap inspect`: a bundle's metadata and featurizer. */
+/* cmd_inspect.c — `leap inspect`: a bundle's metadata, featurizer and, when the
+ * model describes itself, its parameters (trees: sizes, feature importance). */
 #include "cli/cli.h"
 #include "leap/bundle.h"
 
@@ -21,6 +22,7 @@ int leap_cmd_inspect(int argc, char **argv) {
     for (size_t i = 0; i < b.fz.n_fields; i++)
         printf(" %s:%s", b.fz.fields[i].column, leap_fz_op_name(b.fz.fields[i].op));
     printf("\n");
+    if (b.ops->describe) b.ops->describe(b.model, &b.fz, stdout);
     leap_bundle_free(&b);
     return 0;
 }

@@ -4,9 +4,11 @@
 #include <string.h>
 
 extern const leap_model_ops leap_model_lr;
+extern const leap_model_ops leap_model_gbdt;
 
 static const leap_model_ops *const models[] = {
     &leap_model_lr,
+    &leap_model_gbdt,
 };
 
 size_t leap_model_count(void) { return sizeof models / sizeof models[0]; }

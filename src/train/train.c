@@ -332,6 +332,7 @@ static size_t rank_groups(run *R, leap_dataset *ds, size_t **groups) {
 static int fit_map(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err) {
     run *R = io->priv;
     leap_train_ctx *ctx = R->ctx;
+    if (io->single_pass && R->cache_state == 0) R->cache_state = -1; /* the model keeps a copy */
     size_t *groups;
     size_t n = rank_groups(R, ctx->train, &groups);
     if (n == (size_t)-1) return leap_err_set(err, LEAP_ENOMEM, "out of memory");

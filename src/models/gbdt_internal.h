@@ -1,0 +1,191 @@
+/* gbdt_internal.h — histogram gradient-boosted trees: private state shared by
+ * gbdt.c (options, prediction, save/load, describe), gbdt_train.c (fit:
+ * binning, histograms, split search, tree growth, boosting) and gbdt_lr.c
+ * (trees + LR). Unit tests include it to check the split search and the
+ * histograms against brute force.
+ *
+ * Feature layout: the model's features are the featurizer's ORDINAL and
+ * CATEGORICAL fields (single-valued), in field order. A feature's local index
+ * (idx - offset, in [0, card)) is 0 for missing. Training bins are uint8:
+ * bin 0 = missing, 1..nbins-1 = values; a field with card <= max_bin + 1
+ * keeps bin = local index; a wider ordinal field is coarsened monotonically,
+ * a wider categorical field keeps categories 1..max_bin-1 and folds the rest
+ * into bin max_bin ("other").
+ *
+ * Histograms hold fixed-point integer sums of gradient and hessian (see
+ * gb_bin): integer addition is associative, so a histogram is the same bit
+ * for bit whatever the thread count, the order of the rows, the subtraction
+ * trick or the number of MPI ranks; every rank then takes the same split.
+ */
+#ifndef LEAP_GBDT_INTERNAL_H
+#define LEAP_GBDT_INTERNAL_H
+
+#include "leap/model.h"
+
+#include <math.h>
+
+enum { GB_DEPTHWISE, GB_LEAFWISE };
+enum { GB_LOGISTIC, GB_SQUARED };
+enum { GB_HIST_ROWS, GB_HIST_FEATURES };
+
+#define GB_MAX_BIN      255  /* bins 0..255 fit a uint8 */
+#define GB_CAT_WORDS    8    /* 256-bit category bitset per categorical split */
+#define GB_MAX_FEATURES 4096 /* prediction decodes rows into a fixed stack block */
+#define GB_MAX_DEPTH    16
+
+typedef struct gbdt_opts {
+    int trees;
+    double learning_rate;
+    int max_depth;  /* depthwise: levels; leafwise: 0 = unlimited */
+    int num_leaves; /* leafwise: leaves per tree */
+    int max_bin;    /* value bins per feature (missing has its own) */
+    double min_child_weight, lambda_l2, lambda_l1, min_split_gain;
+    double subsample, colsample;
+    int growth; /* GB_DEPTHWISE, GB_LEAFWISE */
+    int early_stopping_rounds;
+    int max_cat_threshold; /* categories on the left side of a split at most */
+    int max_cat_to_onehot; /* features with at most this many categories: one-vs-rest */
+    int min_data_per_group;
+    double cat_smooth, cat_l2;
+    int objective; /* GB_LOGISTIC, GB_SQUARED */
+    int seed;
+    int hist_parallel; /* GB_HIST_ROWS, GB_HIST_FEATURES */
+} gbdt_opts;
+
+extern const leap_opt_table leap__gbdt_opt_table;
+
+/* A model feature: one featurizer field. */
+typedef struct gb_feature {
+    uint32_t field;  /* featurizer field index */
+    uint32_t offset; /* its first global index */
+    uint32_t card;   /* local indices [0, card) */
+    uint32_t nbins;  /* training bins [0, nbins), nbins <= max_bin + 1 */
+    uint8_t cat;     /* 1 = categorical */
+} gb_feature;
+
+/* A tree node, flattened. Leaves point to themselves (left = right = self),
+ * so a row descends exactly `depth` steps through any tree without branches
+ * on "is this a leaf". Prediction nodes test local indices; the training
+ * copies of the current tree test bins (same struct, same code). */
+typedef struct gb_node {
+    uint32_t left, right; /* absolute node indices */
+    uint32_t thr;         /* ordinal: x <= thr goes left; categorical: first bitset word */
+    uint32_t miss;        /* ordinal: x used for missing (0 = left, UINT32_MAX = right);
+                             categorical: x is clamped to it (the folded "other" bin) */
+    uint16_t feat;        /* model feature */
+    uint8_t cat;          /* 1 = categorical split */
+    uint8_t leaf;         /* 1 = leaf */
+    float value;          /* leaf output (shrinkage included); 0 for splits */
+} gb_node;
+
+typedef struct gb_tree {
+    uint32_t root;    /* index of its first node */
+    uint32_t n_nodes; /* nodes [root, root + n_nodes) */
+    uint32_t depth;   /* steps from the root to the deepest leaf */
+} gb_tree;
+
+typedef struct gbdt_model {
+    leap_model base;
+    gbdt_opts o;
+    uint32_t F;          /* features */
+    gb_feature *feat;    /* [F] */
+    size_t n_fields;     /* featurizer fields */
+    int32_t *feat_of;    /* [n_fields] model feature of each field, -1 = not used */
+    double base_score;   /* raw score before any tree (log-odds or mean) */
+    uint32_t n_trees;    /* kept trees */
+    gb_tree *trees;      /* [cap_trees] */
+    gb_node *nodes;      /* [cap_nodes] */
+    uint32_t *cat_words; /* [cap_words] bitsets of categorical splits */
+    uint32_t n_nodes, n_words;
+    uint32_t cap_trees, cap_nodes, cap_words;
+    double *imp_gain;    /* [F] summed split gain over the kept trees */
+    uint64_t *imp_split; /* [F] split count over the kept trees */
+    int best_iter;       /* trees kept by early stopping (= n_trees) */
+    double best_valid;   /* validation loss at best_iter; NaN without validation */
+} gbdt_model;
+
+/* ---- gbdt.c -------------------------------------------------------------- */
+/* Checks the featurizer layout and fills the feature table of g (opts set). */
+int leap__gbdt_layout(gbdt_model *g, const leap_featurizer *fz, leap_err *err);
+int leap__gbdt_alloc(const gbdt_opts *o, const leap_featurizer *fz, gbdt_model **out,
+                     leap_err *err);
+void leap__gbdt_free(gbdt_model *g);
+/* Reserves room for `trees` trees of at most `nodes_per_tree` nodes. */
+int leap__gbdt_reserve(gbdt_model *g, uint32_t trees, uint32_t nodes_per_tree, leap_err *err);
+/* Raw scores (before the link) of every row of b. */
+void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s);
+/* For gbdt_lr: the leaf node reached in each tree by each row of b:
+ * leaves[r * n_trees + t]. */
+void leap__gbdt_leaves(const gbdt_model *g, const leap_fbatch *b, uint32_t *leaves);
+int leap__gbdt_save(const gbdt_model *g, leap_buf *out, leap_err *err);
+/* Parses a payload written by leap__gbdt_save; *used = bytes consumed. */
+int leap__gbdt_parse(const gbdt_opts *o, const leap_featurizer *fz, const uint8_t *buf, size_t len,
+                     size_t *used, gbdt_model **out, leap_err *err);
+void leap__gbdt_describe(const gbdt_model *g, const leap_featurizer *fz, FILE *f);
+
+/* Descends every tree of a node array for one row of x (x[feat] indexed). */
+static inline uint32_t gb_descend(const gb_node *nodes, const uint32_t *words, uint32_t n,
+                                  uint32_t depth, const uint32_t *x) {
+    for (uint32_t d = 0; d < depth; d++) {
+        const gb_node *nd = &nodes[n];
+        uint32_t v = x[nd->feat];
+        int left;
+        if (nd->cat) {
+            uint32_t b = v < nd->miss ? v : nd->miss;
+            left = (words[nd->thr + (b >> 5)] >> (b & 31)) & 1;
+        } else {
+            left = (v ? v : nd->miss) <= nd->thr;
+        }
+        n = left ? nd->left : nd->right;
+    }
+    return n;
+}
+
+/* ---- gbdt_train.c -------------------------------------------------------- */
+/* One histogram bin: sums of fixed-point gradients and hessians. */
+typedef struct gb_bin {
+    int64_t g, h;
+} gb_bin;
+
+/* What the split search needs to know about a node and the options. */
+typedef struct gb_split_ctx {
+    const gbdt_opts *o;
+    const gb_feature *feat; /* [F] */
+    uint32_t F;
+    const uint32_t *hoff;  /* [F + 1] first bin of each feature in a histogram */
+    const uint8_t *fmask;  /* [F] 1 = feature may split (column sampling); NULL = all */
+    double inv_sg, inv_sh; /* fixed point -> real: g = G * inv_sg, h = H * inv_sh */
+} gb_split_ctx;
+
+/* The best split of a node. */
+typedef struct gb_split {
+    double gain; /* score(L) + score(R) - score(node); <= 0: no split */
+    int32_t feat;
+    uint32_t thr;                /* ordinal: bins 1..thr go left */
+    uint8_t cat, default_left;   /* categorical: bins in `bits` go left */
+    uint32_t bits[GB_CAT_WORDS]; /* categorical: bins of the left side */
+    int64_t lg, lh;              /* left side sums (fixed point) */
+} gb_split;
+
+/* Best split of a node from its histogram: sums (G, H), n rows (for the
+ * category-count estimate). Deterministic: ties keep the first candidate in
+ * the order (feature, missing right then left, threshold). */
+void leap__gbdt_best_split(const gb_split_ctx *c, const gb_bin *hist, int64_t G, int64_t H,
+                           double n, gb_split *out);
+/* Objective of a side: T(g)^2 / (h + l2) (T: soft threshold by l1). */
+static inline double gb_score(double g, double h, double l1, double l2) {
+    double t = g > l1 ? g - l1 : (g < -l1 ? g + l1 : 0.0);
+    return t * t / (h + l2);
+}
+static inline double gb_leaf_weight(double g, double h, double l1, double l2) {
+    double t = g > l1 ? g - l1 : (g < -l1 ? g + l1 : 0.0);
+    return -t / (h + l2);
+}
+
+/* Histogram of the rows rows[0..n) of a row-major bin matrix X (F bytes a
+ * row) with fixed-point gradients gh: hist[hoff[f] + X[r*F + f]] += gh[r].
+ * hist is cleared first. */
+void leap__gbdt_hist_rows(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_bin *gh,
+                          const uint32_t *rows, size_t n, gb_bin *hist);
+
+#endif
