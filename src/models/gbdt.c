@@ -16,50 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const leap_opt_def gbdt_defs[] = {
-    {"trees", LEAP_OPT_INT, offsetof(gbdt_opts, trees), 100, 1, 100000, NULL,
-     "boosting rounds (trees), at most"},
-    {"learning_rate", LEAP_OPT_FLOAT, offsetof(gbdt_opts, learning_rate), 0.1, 1e-6, 1, NULL,
-     "shrinkage of each tree's output"},
-    {"max_depth", LEAP_OPT_INT, offsetof(gbdt_opts, max_depth), 6, 0, GB_MAX_DEPTH, NULL,
-     "depthwise: levels of each tree; leafwise: depth limit (0 = none)"},
-    {"num_leaves", LEAP_OPT_INT, offsetof(gbdt_opts, num_leaves), 31, 2, 4096, NULL,
-     "leafwise: leaves of each tree"},
-    {"max_bin", LEAP_OPT_INT, offsetof(gbdt_opts, max_bin), 255, 2, GB_MAX_BIN, NULL,
-     "value bins per feature (wider ordinals are coarsened, rarer categories folded)"},
-    {"min_child_weight", LEAP_OPT_FLOAT, offsetof(gbdt_opts, min_child_weight), 1, 0, 1e12, NULL,
-     "least hessian sum of a child"},
-    {"lambda_l2", LEAP_OPT_FLOAT, offsetof(gbdt_opts, lambda_l2), 1, 0, 1e12, NULL,
-     "L2 penalty on leaf weights"},
-    {"lambda_l1", LEAP_OPT_FLOAT, offsetof(gbdt_opts, lambda_l1), 0, 0, 1e12, NULL,
-     "L1 penalty on leaf weights"},
-    {"min_split_gain", LEAP_OPT_FLOAT, offsetof(gbdt_opts, min_split_gain), 0, 0, 1e12, NULL,
-     "least loss reduction of a split"},
-    {"subsample", LEAP_OPT_FLOAT, offsetof(gbdt_opts, subsample), 1, 1e-3, 1, NULL,
-     "fraction of rows each tree sees (from seed; per rank under MPI)"},
-    {"colsample", LEAP_OPT_FLOAT, offsetof(gbdt_opts, colsample), 1, 1e-3, 1, NULL,
-     "fraction of features each tree may split on (from seed)"},
-    {"growth", LEAP_OPT_ENUM, offsetof(gbdt_opts, growth), 0, 0, 1, "depthwise|leafwise",
-     "level by level (XGBoost) or best leaf first (LightGBM)"},
-    {"early_stopping_rounds", LEAP_OPT_INT, offsetof(gbdt_opts, early_stopping_rounds), 0, 0,
-     100000, NULL, "stop after this many trees without validation improvement (0 = off)"},
-    {"max_cat_threshold", LEAP_OPT_INT, offsetof(gbdt_opts, max_cat_threshold), 32, 1, 255, NULL,
-     "categorical split: categories on the searched side, at most"},
-    {"max_cat_to_onehot", LEAP_OPT_INT, offsetof(gbdt_opts, max_cat_to_onehot), 4, 1, 255, NULL,
-     "categorical features with at most this many bins split one-vs-rest"},
-    {"min_data_per_group", LEAP_OPT_INT, offsetof(gbdt_opts, min_data_per_group), 100, 1,
-     1000000000, NULL, "categorical split: least rows added between candidate partitions"},
-    {"cat_smooth", LEAP_OPT_FLOAT, offsetof(gbdt_opts, cat_smooth), 10, 0, 1e12, NULL,
-     "categorical split: smoothing of the gradient/hessian ratio; rarer categories go right"},
-    {"cat_l2", LEAP_OPT_FLOAT, offsetof(gbdt_opts, cat_l2), 10, 0, 1e12, NULL,
-     "categorical split: extra L2 in its gain"},
-    {"objective", LEAP_OPT_ENUM, offsetof(gbdt_opts, objective), 0, 0, 1, "logistic|squared",
-     "loss: logistic (log-odds scores) or squared error"},
-    {"seed", LEAP_OPT_INT, offsetof(gbdt_opts, seed), 1, 0, 2147483647, NULL,
-     "seed of row and column sampling"},
-    {"hist_parallel", LEAP_OPT_ENUM, offsetof(gbdt_opts, hist_parallel), 0, 0, 1, "rows|features",
-     "histogram threads split a node's rows or its features"},
-};
+static const leap_opt_def gbdt_defs[] = {GBDT_OPT_DEFS(0)};
 const leap_opt_table leap__gbdt_opt_table = {"model gbdt", gbdt_defs,
                                              sizeof gbdt_defs / sizeof gbdt_defs[0]};
 
@@ -175,7 +132,7 @@ int leap__gbdt_reserve(gbdt_model *g, uint32_t trees, uint32_t nodes_per_tree, l
 
 /* Local indices of row r of b into x[F] (0 = missing). Entries of fields the
  * model does not use, or outside a field's range, are ignored. */
-static void decode_row(const gbdt_model *g, const leap_fbatch *b, size_t r, uint32_t *x) {
+void leap__gbdt_decode_row(const gbdt_model *g, const leap_fbatch *b, size_t r, uint32_t *x) {
     memset(x, 0, g->F * sizeof *x);
     for (uint32_t k = b->row_ptr[r]; k < b->row_ptr[r + 1]; k++) {
         uint32_t idx = b->idx[k];
@@ -209,7 +166,7 @@ void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) 
     for (size_t r0 = 0; r0 < b->n_rows; r0 += R) {
         size_t nr = b->n_rows - r0 < R ? b->n_rows - r0 : R;
         for (size_t i = 0; i < nr; i++) {
-            decode_row(g, b, r0 + i, xb + i * F);
+            leap__gbdt_decode_row(g, b, r0 + i, xb + i * F);
             s[r0 + i] = g->base_score;
         }
         for (uint32_t t = 0; t < g->n_trees; t++) {
@@ -228,7 +185,7 @@ void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) 
 void leap__gbdt_leaves(const gbdt_model *g, const leap_fbatch *b, uint32_t *leaves) {
     uint32_t x[GB_MAX_FEATURES];
     for (size_t r = 0; r < b->n_rows; r++) {
-        decode_row(g, b, r, x);
+        leap__gbdt_decode_row(g, b, r, x);
         for (uint32_t t = 0; t < g->n_trees; t++) {
             const gb_tree *T = &g->trees[t];
             leaves[r * g->n_trees + t] = gb_descend(g->nodes, g->cat_words, T->root, T->depth, x);

@@ -52,6 +52,55 @@ typedef struct gbdt_opts {
     int hist_parallel; /* GB_HIST_ROWS, GB_HIST_FEATURES */
 } gbdt_opts;
 
+/* The option definitions of gbdt, for an options struct holding a
+ * gbdt_opts at offset B (gbdt's own table and gbdt_lr's share them). */
+/* clang-format off */
+#define GB_OFF(B, f) ((B) + offsetof(gbdt_opts, f))
+#define GBDT_OPT_DEFS(B)                                                                       \
+    {"trees", LEAP_OPT_INT, GB_OFF(B, trees), 100, 1, 100000, NULL,                            \
+     "boosting rounds (trees), at most"},                                                      \
+    {"learning_rate", LEAP_OPT_FLOAT, GB_OFF(B, learning_rate), 0.1, 1e-6, 1, NULL,            \
+     "shrinkage of each tree's output"},                                                       \
+    {"max_depth", LEAP_OPT_INT, GB_OFF(B, max_depth), 6, 0, GB_MAX_DEPTH, NULL,                \
+     "depthwise: levels of each tree; leafwise: depth limit (0 = none)"},                      \
+    {"num_leaves", LEAP_OPT_INT, GB_OFF(B, num_leaves), 31, 2, 4096, NULL,                     \
+     "leafwise: leaves of each tree"},                                                         \
+    {"max_bin", LEAP_OPT_INT, GB_OFF(B, max_bin), 255, 2, GB_MAX_BIN, NULL,                    \
+     "value bins per feature (wider ordinals are coarsened, rarer categories folded)"},        \
+    {"min_child_weight", LEAP_OPT_FLOAT, GB_OFF(B, min_child_weight), 1, 0, 1e12, NULL,        \
+     "least hessian sum of a child"},                                                          \
+    {"lambda_l2", LEAP_OPT_FLOAT, GB_OFF(B, lambda_l2), 1, 0, 1e12, NULL,                      \
+     "L2 penalty on leaf weights"},                                                            \
+    {"lambda_l1", LEAP_OPT_FLOAT, GB_OFF(B, lambda_l1), 0, 0, 1e12, NULL,                      \
+     "L1 penalty on leaf weights"},                                                            \
+    {"min_split_gain", LEAP_OPT_FLOAT, GB_OFF(B, min_split_gain), 0, 0, 1e12, NULL,            \
+     "least loss reduction of a split"},                                                       \
+    {"subsample", LEAP_OPT_FLOAT, GB_OFF(B, subsample), 1, 1e-3, 1, NULL,                      \
+     "fraction of rows each tree sees (from seed; per rank under MPI)"},                       \
+    {"colsample", LEAP_OPT_FLOAT, GB_OFF(B, colsample), 1, 1e-3, 1, NULL,                      \
+     "fraction of features each tree may split on (from seed)"},                               \
+    {"growth", LEAP_OPT_ENUM, GB_OFF(B, growth), 0, 0, 1, "depthwise|leafwise",                \
+     "level by level (XGBoost) or best leaf first (LightGBM)"},                                \
+    {"early_stopping_rounds", LEAP_OPT_INT, GB_OFF(B, early_stopping_rounds), 0, 0,            \
+     100000, NULL, "stop after this many trees without validation improvement (0 = off)"},     \
+    {"max_cat_threshold", LEAP_OPT_INT, GB_OFF(B, max_cat_threshold), 32, 1, 255, NULL,        \
+     "categorical split: categories on the searched side, at most"},                           \
+    {"max_cat_to_onehot", LEAP_OPT_INT, GB_OFF(B, max_cat_to_onehot), 4, 1, 255, NULL,         \
+     "categorical features with at most this many bins split one-vs-rest"},                    \
+    {"min_data_per_group", LEAP_OPT_INT, GB_OFF(B, min_data_per_group), 100, 1,                \
+     1000000000, NULL, "categorical split: least rows added between candidate partitions"},    \
+    {"cat_smooth", LEAP_OPT_FLOAT, GB_OFF(B, cat_smooth), 10, 0, 1e12, NULL,                   \
+     "categorical split: smoothing of the gradient/hessian ratio; rarer categories go right"}, \
+    {"cat_l2", LEAP_OPT_FLOAT, GB_OFF(B, cat_l2), 10, 0, 1e12, NULL,                           \
+     "categorical split: extra L2 in its gain"},                                               \
+    {"objective", LEAP_OPT_ENUM, GB_OFF(B, objective), 0, 0, 1, "logistic|squared",            \
+     "loss: logistic (log-odds scores) or squared error"},                                     \
+    {"seed", LEAP_OPT_INT, GB_OFF(B, seed), 1, 0, 2147483647, NULL,                            \
+     "seed of row and column sampling"},                                                       \
+    {"hist_parallel", LEAP_OPT_ENUM, GB_OFF(B, hist_parallel), 0, 0, 1, "rows|features",       \
+     "histogram threads split a node's rows or its features"},
+/* clang-format on */
+
 extern const leap_opt_table leap__gbdt_opt_table;
 
 /* A model feature: one featurizer field. */
@@ -112,6 +161,9 @@ int leap__gbdt_alloc(const gbdt_opts *o, const leap_featurizer *fz, gbdt_model *
 void leap__gbdt_free(gbdt_model *g);
 /* Reserves room for `trees` trees of at most `nodes_per_tree` nodes. */
 int leap__gbdt_reserve(gbdt_model *g, uint32_t trees, uint32_t nodes_per_tree, leap_err *err);
+/* Local indices of row r of b into x[F] (0 = missing); entries of unused
+ * fields or outside a field's range are ignored. */
+void leap__gbdt_decode_row(const gbdt_model *g, const leap_fbatch *b, size_t r, uint32_t *x);
 /* Raw scores (before the link) of every row of b. */
 void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s);
 /* For gbdt_lr: the leaf node reached in each tree by each row of b:
@@ -122,6 +174,9 @@ int leap__gbdt_save(const gbdt_model *g, leap_buf *out, leap_err *err);
 int leap__gbdt_parse(const gbdt_opts *o, const leap_featurizer *fz, const uint8_t *buf, size_t len,
                      size_t *used, gbdt_model **out, leap_err *err);
 void leap__gbdt_describe(const gbdt_model *g, const leap_featurizer *fz, FILE *f);
+/* Fits g through io (gbdt_train.c); keep_batches = 0 lets the trainer drop
+ * its batch cache (the trees read the data once). */
+int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err *err);
 
 /* Descends every tree of a node array for one row of x (x[feat] indexed). */
 static inline uint32_t gb_descend(const gb_node *nodes, const uint32_t *words, uint32_t n,

@@ -992,8 +992,6 @@ static void train_free(gb_train *S) {
     free(S->node_gain);
 }
 
-int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err *err);
-
 int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err *err) {
     const gbdt_opts *o = &g->o;
     if (o->growth == GB_DEPTHWISE && o->max_depth < 1)

@@ -5,10 +5,12 @@
 
 extern const leap_model_ops leap_model_lr;
 extern const leap_model_ops leap_model_gbdt;
+extern const leap_model_ops leap_model_gbdt_lr;
 
 static const leap_model_ops *const models[] = {
     &leap_model_lr,
     &leap_model_gbdt,
+    &leap_model_gbdt_lr,
 };
 
 size_t leap_model_count(void) { return sizeof models / sizeof models[0]; }

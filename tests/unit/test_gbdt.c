@@ -3,6 +3,7 @@
  * search, learned missing directions, growth limits, a hand-built tree,
  * payload round trip and corruption, determinism across seeds and threads. */
 #include "harness.h"
+#include "leap/comm.h"
 #include "leap/model.h"
 #include "models/gbdt_internal.h"
 
@@ -907,4 +908,119 @@ TEST(wide_fields_are_coarsened_and_folded) {
     g->base.ops->destroy(&g->base);
     data_free(&d);
     leap_featurizer_free(&fz);
+}
+
+/* ---- trees + LR -------------------------------------------------------------------------------
+ */
+
+/* gbdt_lr trains, beats the base rate, and survives its payload round trip
+ * bit for bit; a truncated payload is refused. */
+TEST(gbdt_lr_trains_and_round_trips) {
+    leap_featurizer fz;
+    synth_fz(&fz);
+    data d = {0};
+    synth(&d, &fz, 4000, 71);
+    const leap_model_ops *ops = leap_model_find("gbdt_lr");
+    ASSERT_TRUE(ops != NULL && ops->needs_bins == 1);
+    char o[512];
+    ASSERT_TRUE(ops->opts_size <= sizeof o);
+    leap_opts_defaults(ops->opts, o);
+    leap_err err = {0};
+    ASSERT_OK(leap_opts_set(ops->opts, o, "trees", "10", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, o, "max_depth", "3", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, o, "min_data_per_group", "20", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, o, "lr_epochs", "3", &err));
+    leap_model *m = NULL, *m2 = NULL;
+    ASSERT_OK(ops->create(o, &fz, &m, &err));
+    leap_fit_io io = make_io(&d, 2);
+    ASSERT_OK(ops->fit(m, &io, &err));
+    double ybar = 0;
+    for (size_t i = 0; i < d.n; i++)
+        ybar += d.y[i];
+    ybar /= (double)d.n;
+    double base = -(ybar * log(ybar) + (1 - ybar) * log(1 - ybar)), ll = 0;
+    float p1[256], p2[256];
+    size_t at = 0;
+    for (size_t k = 0; k < d.nb; k++) {
+        ops->predict_batch(m, &d.b[k], p1);
+        for (size_t r = 0; r < d.b[k].n_rows; r++, at++)
+            ll += d.y[at] > 0.5f ? -log(p1[r]) : -log(1 - p1[r]);
+    }
+    ll /= (double)d.n;
+    ASSERT_TRUE(ll < base - 0.05);
+    leap_buf pl = {0};
+    ASSERT_OK(ops->save(m, &pl, &err));
+    ASSERT_OK(ops->load(o, &fz, pl.p, pl.len, &m2, &err));
+    for (size_t k = 0; k < d.nb; k++) {
+        ops->predict_batch(m, &d.b[k], p1);
+        ops->predict_batch(m2, &d.b[k], p2);
+        for (size_t r = 0; r < d.b[k].n_rows; r++)
+            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs after load", r, k);
+    }
+    ops->destroy(m2);
+    for (size_t n = 0; n < pl.len; n += 1 + n / 8)
+        if (ops->load(o, &fz, pl.p, n, &m2, &err) == LEAP_OK)
+            TH_FAIL("truncated gbdt_lr payload of %zu bytes accepted", n);
+    leap_buf_free(&pl);
+    ops->destroy(m);
+    data_free(&d);
+    leap_featurizer_free(&fz);
+}
+
+/* ---- MPI
+ * ----------------------------------------------------------------------------------------- */
+
+/* Under `mpirun -np 2 test_gbdt mpi_two_ranks_equal_one` (tests/mpi/
+ * test_mpi_gbdt.sh): each rank takes every other batch (the trainer's
+ * round-robin), the ranks train one model together, and rank 0 also trains
+ * alone on all rows. Histograms are exact integer sums, so the two models
+ * must be identical byte for byte (a stronger check than same splits and
+ * leaf values within float tolerance). Run alone, the test checks the
+ * 1-rank communicator path. */
+TEST(mpi_two_ranks_equal_one) {
+    leap_comm *comm = NULL;
+    leap_err err = {0};
+    ASSERT_OK(leap_comm_init(&comm, &err));
+    int rank = leap_comm_rank(comm), size = leap_comm_size(comm);
+    leap_featurizer fz;
+    synth_fz(&fz);
+    data d = {0};
+    synth(&d, &fz, 20000, 81);
+    /* this rank's batches, rows renumbered in rank order */
+    data mine = d;
+    mine.b = calloc(d.nb, sizeof *mine.b);
+    mine.nb = 0;
+    mine.n = 0;
+    for (size_t k = (size_t)rank; k < d.nb; k += (size_t)size) {
+        mine.b[mine.nb] = d.b[k];
+        mine.b[mine.nb].seq = mine.nb;
+        mine.b[mine.nb].row0 = mine.n;
+        mine.n += d.b[k].n_rows;
+        mine.nb++;
+    }
+    gbdt_opts o;
+    opts(&o);
+    o.trees = 15;
+    o.max_depth = 5;
+    o.colsample = 0.67; /* from the seed: the same on every rank */
+    o.min_data_per_group = 20;
+    const leap_model_ops *ops = leap_model_find("gbdt");
+    leap_model *m = NULL;
+    ASSERT_OK(ops->create(&o, &fz, &m, &err));
+    leap_fit_io io = make_io(&mine, 2);
+    io.comm = comm;
+    ASSERT_OK(ops->fit(m, &io, &err));
+    if (rank == 0) {
+        gbdt_model *alone = train(&fz, &o, &d, 1);
+        ASSERT_TRUE(alone != NULL);
+        ASSERT_EQ_INT(((gbdt_model *)m)->n_nodes, alone->n_nodes);
+        ASSERT_TRUE(same_payload((gbdt_model *)m, alone));
+        if (size > 1) printf("  %d ranks: the model equals the 1-rank model byte for byte\n", size);
+        alone->base.ops->destroy(&alone->base);
+    }
+    ops->destroy(m);
+    free(mine.b);
+    data_free(&d);
+    leap_featurizer_free(&fz);
+    leap_comm_finalize(comm);
 }

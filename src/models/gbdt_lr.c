@@ -1,0 +1,352 @@
+/* gbdt_lr.c — trees + LR (He et al., "Practical Lessons from Predicting
+ * Clicks on Ads at Facebook", ADKDD 2014): a GBDT is fitted first, then the
+ * leaf each row reaches in each tree becomes a categorical feature (one per
+ * tree, one-hot over that tree's leaves) of the spine's FTRL logistic
+ * regression, optionally next to the original features (lr_raw).
+ *
+ * The LR is lr.c's model used through its ops (create, train_batch, state,
+ * refresh, save, load) over a feature space of (all tree nodes) + (the
+ * featurizer's space when lr_raw): a leaf's feature index is its node
+ * index. Under MPI the FTRL accumulators are summed as deltas after each
+ * epoch, as the trainer does for lr. One bundle payload holds both.
+ */
+#include "gbdt_internal.h"
+#include "lr_internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct gblr_opts {
+    gbdt_opts gb; /* first: gbdt's option definitions apply as they are */
+    double lr_alpha, lr_beta, lr_l1, lr_l2;
+    int lr_epochs, lr_raw;
+} gblr_opts;
+
+static const leap_opt_def gblr_defs[] = {
+    GBDT_OPT_DEFS(offsetof(gblr_opts, gb)){"lr_alpha", LEAP_OPT_FLOAT,
+                                           offsetof(gblr_opts, lr_alpha), 0.05, 1e-6, 100, NULL,
+                                           "FTRL learning-rate scale of the LR on leaves"},
+    {"lr_beta", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_beta), 1.0, 0, 1e6, NULL,
+     "FTRL learning-rate smoothing"},
+    {"lr_l1", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_l1), 0.5, 0, 1e6, NULL, "FTRL L1"},
+    {"lr_l2", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_l2), 1.0, 0, 1e6, NULL, "FTRL L2"},
+    {"lr_epochs", LEAP_OPT_INT, offsetof(gblr_opts, lr_epochs), 2, 1, 1000, NULL,
+     "passes of FTRL over the training data"},
+    {"lr_raw", LEAP_OPT_BOOL, offsetof(gblr_opts, lr_raw), 1, 0, 1, NULL,
+     "the LR sees the original features next to the leaves"},
+};
+static const leap_opt_table gblr_table = {"model gbdt_lr", gblr_defs,
+                                          sizeof gblr_defs / sizeof gblr_defs[0]};
+
+typedef struct gblr_model {
+    leap_model base;
+    gblr_opts o;
+    gbdt_model *gb;
+    leap_model *lr;
+    leap_featurizer lrfz; /* only n_buckets: the LR's feature space */
+    uint32_t raw_off;     /* first index of the original features (= tree nodes) */
+} gblr_model;
+
+extern const leap_model_ops leap_model_lr;
+extern const leap_model_ops leap_model_gbdt_lr;
+
+static void gblr_destroy(leap_model *m) {
+    gblr_model *l = (gblr_model *)m;
+    if (!l) return;
+    leap__gbdt_free(l->gb);
+    if (l->lr) leap_model_lr.destroy(l->lr);
+    free(l);
+}
+
+static int gblr_create(const void *opts, const leap_featurizer *fz, leap_model **out,
+                       leap_err *err) {
+    gblr_model *l = calloc(1, sizeof *l);
+    if (!l) return leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory");
+    l->base.ops = &leap_model_gbdt_lr;
+    l->o = *(const gblr_opts *)opts;
+    int rc = leap__gbdt_alloc(&l->o.gb, fz, &l->gb, err);
+    if (rc) {
+        free(l);
+        return rc;
+    }
+    *out = &l->base;
+    return LEAP_OK;
+}
+
+/* The LR's options and feature space for the trees in l->gb: their nodes,
+ * then (lr_raw) the original space the trees read. train = 0: loads it from
+ * buf. */
+static int lr_make(gblr_model *l, int train, const uint8_t *buf, size_t len, leap_err *err) {
+    uint32_t orig = 0;
+    for (uint32_t j = 0; j < l->gb->F; j++)
+        if (l->gb->feat[j].offset + l->gb->feat[j].card > orig)
+            orig = l->gb->feat[j].offset + l->gb->feat[j].card;
+    lr_opts lo;
+    leap_opts_defaults(leap_model_lr.opts, &lo);
+    lo.optimizer = LR_FTRL;
+    lo.alpha = l->o.lr_alpha;
+    lo.beta = l->o.lr_beta;
+    lo.l1 = l->o.lr_l1;
+    lo.l2 = l->o.lr_l2;
+    uint64_t space = (uint64_t)l->gb->n_nodes + (l->o.lr_raw ? orig : 0);
+    if (space + 1 > UINT32_MAX)
+        return leap_err_set(err, LEAP_EINVAL, "gbdt_lr: feature space too large");
+    l->raw_off = l->gb->n_nodes;
+    l->lrfz.n_buckets = (uint32_t)(space > 0 ? space : 1);
+    if (train) return leap_model_lr.create(&lo, &l->lrfz, &l->lr, err);
+    return leap_model_lr.load(&lo, &l->lrfz, buf, len, &l->lr, err);
+}
+
+/* ---- fitting the LR on leaves ------------------------------------------------------------ */
+
+typedef struct lr_thread {
+    leap_fbatch fb; /* the LR's batch (label, weight borrowed) */
+    size_t cap_rows, cap_nnz;
+    double sums[2];
+    double pad[4];
+} lr_thread;
+
+typedef struct lr_pass {
+    gblr_model *l;
+    lr_thread *th; /* [threads] */
+    atomic_int oom;
+} lr_pass;
+
+static int lr_reserve(lr_thread *t, size_t rows, size_t nnz) {
+    if (rows > t->cap_rows) {
+        uint32_t *rp = realloc(t->fb.row_ptr, (rows + 1) * sizeof *rp);
+        if (!rp) return -1;
+        t->fb.row_ptr = rp;
+        t->cap_rows = rows;
+    }
+    if (nnz > t->cap_nnz) {
+        uint32_t *ix = realloc(t->fb.idx, nnz * sizeof *ix);
+        if (ix) t->fb.idx = ix;
+        float *v = realloc(t->fb.val, nnz * sizeof *v);
+        if (v) t->fb.val = v;
+        uint16_t *f = realloc(t->fb.field, nnz * sizeof *f);
+        if (f) t->fb.field = f;
+        if (!ix || !v || !f) return -1;
+        t->cap_nnz = nnz;
+    }
+    return 0;
+}
+
+/* Leaves (and the original features) of b as an LR batch. Buffers grow to
+ * the largest batch once, then are reused. */
+static int lr_features(const gblr_model *l, const leap_fbatch *b, lr_thread *t) {
+    const gbdt_model *g = l->gb;
+    size_t n = b->n_rows, raw = l->o.lr_raw ? b->row_ptr[n] : 0;
+    size_t nnz = n * g->n_trees + raw;
+    if (nnz > UINT32_MAX || lr_reserve(t, n, nnz)) return -1;
+    uint32_t x[GB_MAX_FEATURES];
+    uint32_t k = 0;
+    for (size_t r = 0; r < n; r++) {
+        t->fb.row_ptr[r] = k;
+        leap__gbdt_decode_row(g, b, r, x);
+        for (uint32_t i = 0; i < g->n_trees; i++) {
+            const gb_tree *T = &g->trees[i];
+            t->fb.idx[k] = gb_descend(g->nodes, g->cat_words, T->root, T->depth, x);
+            t->fb.val[k] = 1.0f;
+            t->fb.field[k] = (uint16_t)i;
+            k++;
+        }
+        if (l->o.lr_raw)
+            for (uint32_t j = b->row_ptr[r]; j < b->row_ptr[r + 1]; j++) {
+                if (b->idx[j] >= l->lrfz.n_buckets - l->raw_off) continue;
+                t->fb.idx[k] = l->raw_off + b->idx[j];
+                t->fb.val[k] = b->val[j];
+                t->fb.field[k] = b->field ? b->field[j] : 0;
+                k++;
+            }
+    }
+    t->fb.row_ptr[n] = k;
+    t->fb.n_rows = n;
+    t->fb.label = b->label;
+    t->fb.weight = b->weight;
+    return 0;
+}
+
+static void lr_batch(void *user, const leap_fbatch *b, int thread) {
+    lr_pass *P = user;
+    lr_thread *t = &P->th[thread];
+    if (lr_features(P->l, b, t)) {
+        atomic_store(&P->oom, 1);
+        return;
+    }
+    leap_model_lr.train_batch(P->l->lr, &t->fb, thread, t->sums);
+}
+
+static int gblr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
+    gblr_model *l = (gblr_model *)m;
+    /* the trees; the trainer keeps its batches for the LR's passes */
+    int rc = leap__gbdt_train(l->gb, io, 1, err);
+    if (rc) return rc;
+    if (l->lr) leap_model_lr.destroy(l->lr);
+    l->lr = NULL;
+    if ((rc = lr_make(l, 1, NULL, 0, err))) return rc;
+    lr_pass P = {.l = l};
+    P.th = calloc((size_t)io->threads, sizeof *P.th);
+    leap_state_seg segs[LEAP_MAX_STATE_SEGS];
+    size_t n_segs = leap_model_lr.state(l->lr, segs);
+    int mpi = leap_comm_size(io->comm) > 1;
+    float *base = NULL, *delta = NULL;
+    if (mpi && n_segs == 1) {
+        base = malloc(segs[0].n * sizeof *base);
+        delta = malloc(segs[0].n * sizeof *delta);
+        if (base) memcpy(base, segs[0].p, segs[0].n * sizeof *base);
+    }
+    if (!P.th || (mpi && (!base || !delta))) {
+        rc = leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory");
+        goto out;
+    }
+    double t0 = leap_now();
+    for (int ep = 0; ep < l->o.lr_epochs; ep++) {
+        for (int t = 0; t < io->threads; t++)
+            P.th[t].sums[0] = P.th[t].sums[1] = 0;
+        if ((rc = io->map(io, lr_batch, &P, err))) goto out;
+        if (atomic_load(&P.oom)) {
+            rc = leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory for LR batches");
+            goto out;
+        }
+        if (mpi) { /* s = s0 + Σ_r (s_r - s0), as the trainer syncs FTRL */
+            float *p = segs[0].p;
+            for (size_t i = 0; i < segs[0].n; i++)
+                delta[i] = p[i] - base[i];
+            if ((rc = leap_comm_allreduce_sum_f32(io->comm, delta, segs[0].n, err))) goto out;
+            for (size_t i = 0; i < segs[0].n; i++)
+                base[i] = p[i] = base[i] + delta[i];
+        }
+        double s[2] = {0, 0};
+        for (int t = 0; t < io->threads; t++) {
+            s[0] += P.th[t].sums[0];
+            s[1] += P.th[t].sums[1];
+        }
+        if ((rc = leap_comm_allreduce_sum_f64(io->comm, s, 2, err))) goto out;
+        if (io->on_iter)
+            io->on_iter(io, (int)l->gb->n_trees + ep + 1, s[1] > 0 ? s[0] / s[1] : NAN,
+                        leap_now() - t0);
+    }
+    leap_model_lr.refresh(l->lr);
+out:
+    if (P.th)
+        for (int t = 0; t < io->threads; t++) {
+            free(P.th[t].fb.row_ptr);
+            free(P.th[t].fb.idx);
+            free(P.th[t].fb.val);
+            free(P.th[t].fb.field);
+        }
+    free(P.th);
+    free(base);
+    free(delta);
+    return rc;
+}
+
+/* ---- prediction: σ(bias + Σ_trees w[leaf] + Σ_raw w[raw_off + idx] x) ---------------------- */
+
+static void gblr_predict_batch(const leap_model *m, const leap_fbatch *b, float *p) {
+    const gblr_model *l = (const gblr_model *)m;
+    const gbdt_model *g = l->gb;
+    const lr_model *lr = (const lr_model *)l->lr;
+    if (!lr) { /* not trained */
+        for (size_t r = 0; r < b->n_rows; r++)
+            p[r] = 0.5f;
+        return;
+    }
+    const float *w = lr->w;
+    const uint32_t space = l->lrfz.n_buckets;
+    uint32_t x[GB_MAX_FEATURES];
+    for (size_t r = 0; r < b->n_rows; r++) {
+        leap__gbdt_decode_row(g, b, r, x);
+        float s = w[lr->D - 1];
+        for (uint32_t i = 0; i < g->n_trees; i++) {
+            const gb_tree *T = &g->trees[i];
+            s += w[gb_descend(g->nodes, g->cat_words, T->root, T->depth, x)];
+        }
+        if (l->o.lr_raw)
+            for (uint32_t j = b->row_ptr[r]; j < b->row_ptr[r + 1]; j++)
+                if (b->idx[j] < space - l->raw_off) s += w[l->raw_off + b->idx[j]] * b->val[j];
+        p[r] = sigmoidf_clamped(s);
+    }
+}
+
+static void gblr_refresh(leap_model *m) {
+    gblr_model *l = (gblr_model *)m;
+    if (l->lr) leap_model_lr.refresh(l->lr);
+}
+
+/* ---- payload: "GBLR" u32 version u64 gbdt_len, gbdt payload, lr payload --------------------- */
+
+static int gblr_save(const leap_model *m, leap_buf *out, leap_err *err) {
+    const gblr_model *l = (const gblr_model *)m;
+    if (!l->lr) return leap_err_set(err, LEAP_EINVAL, "gbdt_lr: the model is not trained");
+    leap_buf gb = {0};
+    int rc = leap__gbdt_save(l->gb, &gb, err);
+    if (rc) return rc;
+    uint8_t head[16];
+    memcpy(head, "GBLR", 4);
+    leap_put_u32(head + 4, 1);
+    leap_put_u64(head + 8, gb.len);
+    if (leap_buf_append(out, head, sizeof head) || leap_buf_append(out, gb.p, gb.len))
+        rc = leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory while saving");
+    leap_buf_free(&gb);
+    if (rc) return rc;
+    return leap_model_lr.save(l->lr, out, err);
+}
+
+static int gblr_load(const void *opts, const leap_featurizer *fz, const uint8_t *buf, size_t len,
+                     leap_model **out, leap_err *err) {
+    if (len < 16 || memcmp(buf, "GBLR", 4))
+        return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: bad header");
+    if (leap_get_u32(buf + 4) != 1)
+        return leap_err_set(err, LEAP_EVERSION, "gbdt_lr payload: version %u; this leap reads 1",
+                            leap_get_u32(buf + 4));
+    uint64_t gl = leap_get_u64(buf + 8);
+    if (gl > len - 16) return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: truncated");
+    gblr_model *l = calloc(1, sizeof *l);
+    if (!l) return leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory");
+    l->base.ops = &leap_model_gbdt_lr;
+    l->o = *(const gblr_opts *)opts;
+    size_t used = 0;
+    int rc = leap__gbdt_parse(&l->o.gb, fz, buf + 16, (size_t)gl, &used, &l->gb, err);
+    if (!rc && used != gl) rc = leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: tree size");
+    if (!rc) rc = lr_make(l, 0, buf + 16 + gl, len - 16 - (size_t)gl, err);
+    if (rc) {
+        gblr_destroy(&l->base);
+        return rc;
+    }
+    *out = &l->base;
+    return LEAP_OK;
+}
+
+static void gblr_describe(const leap_model *m, const leap_featurizer *fz, FILE *f) {
+    const gblr_model *l = (const gblr_model *)m;
+    leap__gbdt_describe(l->gb, fz, f);
+    if (!l->lr) return;
+    const lr_model *lr = (const lr_model *)l->lr;
+    size_t nz = 0;
+    for (uint32_t i = 0; i < lr->D; i++)
+        nz += lr->w[i] != 0;
+    fprintf(f, "gbdt_lr.lr                   %u coordinates (%zu non-zero), leaves%s\n", lr->D, nz,
+            l->o.lr_raw ? " + original features" : "");
+}
+
+static void gblr_train_batch(leap_model *m, const leap_fbatch *b, int thread, double sums[2]) {}
+
+const leap_model_ops leap_model_gbdt_lr = {
+    .name = "gbdt_lr",
+    .help = "trees + LR (He et al. 2014): GBDT leaves as features of an FTRL LR",
+    .needs_bins = 1,
+    .opts = &gblr_table,
+    .opts_size = sizeof(gblr_opts),
+    .create = gblr_create,
+    .destroy = gblr_destroy,
+    .train_batch = gblr_train_batch,
+    .predict_batch = gblr_predict_batch,
+    .refresh = gblr_refresh,
+    .fit = gblr_fit,
+    .save = gblr_save,
+    .load = gblr_load,
+    .describe = gblr_describe,
+};
