@@ -164,6 +164,29 @@ static void ordinal_split(const gb_split_ctx *c, uint32_t f, const gb_bin *hb, i
     }
 }
 
+typedef struct cat_key {
+    double ctr;
+    uint32_t bin;
+} cat_key;
+
+/* Stable bottom-up merge sort by ctr (keys arrive in bin order, so ties
+ * stay in bin order: deterministic). n <= 256; tmp holds n keys. */
+static void cat_sort(cat_key *k, cat_key *tmp, uint32_t n) {
+    for (uint32_t w = 1; w < n; w *= 2) {
+        for (uint32_t a = 0; a < n; a += 2 * w) {
+            uint32_t m = a + w < n ? a + w : n, e = a + 2 * w < n ? a + 2 * w : n;
+            uint32_t i = a, j = m, o = a;
+            while (i < m && j < e)
+                tmp[o++] = k[j].ctr < k[i].ctr ? k[j++] : k[i++];
+            while (i < m)
+                tmp[o++] = k[i++];
+            while (j < e)
+                tmp[o++] = k[j++];
+        }
+        memcpy(k, tmp, n * sizeof *k);
+    }
+}
+
 /* LightGBM's categorical split (FeatureHistogram::FindBestThresholdCategorical):
  * few categories: one category against the rest; otherwise categories with
  * at least cat_smooth rows sorted by g / (h + cat_smooth), and prefixes of
@@ -201,22 +224,19 @@ static void categorical_split(const gb_split_ctx *c, uint32_t f, const gb_bin *h
         }
         return;
     }
+    cat_key key[GB_MAX_BIN + 1];
     uint16_t idx[GB_MAX_BIN + 1];
-    double ctr[GB_MAX_BIN + 1];
     uint32_t used = 0;
     for (uint32_t b = 0; b < nb; b++) {
         double h = (double)hb[b].h * c->inv_sh;
         if (h * cnt_factor < o->cat_smooth || !(h > 0)) continue;
-        double r = (double)hb[b].g * c->inv_sg / (h + o->cat_smooth);
-        uint32_t k = used++; /* insertion sort: stable, ties by bin */
-        while (k > 0 && ctr[k - 1] > r) {
-            ctr[k] = ctr[k - 1];
-            idx[k] = idx[k - 1];
-            k--;
-        }
-        ctr[k] = r;
-        idx[k] = (uint16_t)b;
+        key[used].ctr = (double)hb[b].g * c->inv_sg / (h + o->cat_smooth);
+        key[used++].bin = b;
     }
+    cat_key tmp[GB_MAX_BIN + 1];
+    cat_sort(key, tmp, used);
+    for (uint32_t k = 0; k < used; k++)
+        idx[k] = (uint16_t)key[k].bin;
     if (used < 2) return;
     uint32_t max_cat = (uint32_t)o->max_cat_threshold;
     if (max_cat > (used + 1) / 2) max_cat = (used + 1) / 2;
@@ -360,6 +380,7 @@ typedef struct gb_train {
     size_t jn;
     gb_bin *jdst;
     uint32_t jfeat;
+    int jident; /* the histogram's rows are 0..N-1 in order */
     gb_split *jsplit;
     uint32_t jbegin, jend;
     size_t jcount[64][2];
@@ -452,12 +473,13 @@ static void grad_job(void *ctx, int tid) {
         double s = S->score[r], wt = S->w[r], g, h;
         if (logistic) {
             double y = S->y[r] > 0.5f ? 1.0 : 0.0;
-            double p = 1.0 / (1.0 + exp(-s));
+            double ex = exp(-fabs(s)); /* one exp for p and the loss */
+            double p = s > 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
             g = (p - y) * wt;
             h = p * (1.0 - p);
             if (h < 1e-16) h = 1e-16;
             h *= wt;
-            loss += wt * (s > 0 ? (1 - y) * s + log1p(exp(-s)) : log1p(exp(s)) - y * s);
+            loss += wt * (log1p(ex) + (s > 0 ? (1 - y) * s : -y * s));
         } else {
             double d = s - S->y[r];
             g = d * wt;
@@ -549,19 +571,60 @@ static void gather_job(void *ctx, int tid) {
         S->ogh[i] = S->gh[S->jrows[i]];
 }
 
+/* Histograms of features [f0, f1) from the column-major matrix: four
+ * features at a time, so each row's index and gradient are read once per
+ * four features while the four histograms (4 x 256 bins x 16 bytes) stay in
+ * L1. rows = NULL: rows 0..n-1 in order (the root without sampling), g
+ * indexed by row; otherwise g is in rows' order (ordered gradients). */
+static void hist_cols(const uint8_t *Xc, size_t N, const uint32_t *hoff, size_t f0, size_t f1,
+                      const uint32_t *rows, const gb_bin *g, size_t n, gb_bin *dst) {
+    const v2i64 *gv = (const v2i64 *)g;
+    for (size_t f = f0; f < f1; f += 4) {
+        size_t k = f1 - f < 4 ? f1 - f : 4;
+        memset(dst + hoff[f], 0, (size_t)(hoff[f + k] - hoff[f]) * sizeof(gb_bin));
+        if (k == 4) {
+            const uint8_t *c0 = Xc + f * N, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
+            v2i64 *h0 = (v2i64 *)(dst + hoff[f]), *h1 = (v2i64 *)(dst + hoff[f + 1]);
+            v2i64 *h2 = (v2i64 *)(dst + hoff[f + 2]), *h3 = (v2i64 *)(dst + hoff[f + 3]);
+            if (rows) {
+                for (size_t i = 0; i < n; i++) {
+                    uint32_t r = rows[i];
+                    v2i64 v = gv[i];
+                    h0[c0[r]] += v;
+                    h1[c1[r]] += v;
+                    h2[c2[r]] += v;
+                    h3[c3[r]] += v;
+                }
+            } else {
+                for (size_t i = 0; i < n; i++) {
+                    v2i64 v = gv[i];
+                    h0[c0[i]] += v;
+                    h1[c1[i]] += v;
+                    h2[c2[i]] += v;
+                    h3[c3[i]] += v;
+                }
+            }
+            continue;
+        }
+        for (size_t j = f; j < f + k; j++) {
+            const uint8_t *c = Xc + j * N;
+            v2i64 *h = (v2i64 *)(dst + hoff[j]);
+            for (size_t i = 0; i < n; i++)
+                h[c[rows ? rows[i] : i]] += gv[i];
+        }
+    }
+}
+
 static void hist_features_job(void *ctx, int tid) {
     gb_train *S = ctx;
     size_t a, e;
-    chunk(S->F, S->T, tid, &a, &e);
-    const v2i64 *og = (const v2i64 *)S->ogh;
-    const uint32_t *rows = S->jrows;
-    for (size_t f = a; f < e; f++) {
-        v2i64 *h = (v2i64 *)(S->jdst + S->hoff[f]);
-        memset(h, 0, (size_t)(S->hoff[f + 1] - S->hoff[f]) * sizeof(gb_bin));
-        const uint8_t *col = S->Xc + f * S->N;
-        for (size_t i = 0; i < S->jn; i++)
-            h[col[rows[i]]] += og[i];
-    }
+    chunk((S->F + 3) / 4, S->T, tid, &a, &e); /* groups of four features */
+    a *= 4;
+    e = e * 4 < S->F ? e * 4 : S->F;
+    if (S->jident)
+        hist_cols(S->Xc, S->N, S->hoff, a, e, NULL, S->gh, S->jn, S->jdst);
+    else
+        hist_cols(S->Xc, S->N, S->hoff, a, e, S->jrows, S->ogh, S->jn, S->jdst);
 }
 
 /* Histogram of rows[0..n) of this rank into dst, summed over ranks. */
@@ -569,10 +632,11 @@ static int build_hist(gb_train *S, const uint32_t *rows, size_t n, gb_bin *dst, 
     S->jrows = rows;
     S->jn = n;
     S->jdst = dst;
-    if (S->T == 1 || n < 4096) {
+    if (n < 4096 || (S->T == 1 && S->o->hist_parallel == GB_HIST_ROWS)) {
         leap__gbdt_hist_rows(S->X, S->F, S->hoff, S->gh, rows, n, dst);
     } else if (S->o->hist_parallel == GB_HIST_FEATURES) {
-        pool_run(&S->pool, gather_job, S);
+        S->jident = rows == S->rows && n == S->N; /* all rows in order: no gather */
+        if (!S->jident) pool_run(&S->pool, gather_job, S);
         pool_run(&S->pool, hist_features_job, S);
     } else {
         pool_run(&S->pool, hist_rows_job, S);
