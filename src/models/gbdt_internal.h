@@ -97,7 +97,7 @@ typedef struct gbdt_opts {
      "loss: logistic (log-odds scores) or squared error"},                                     \
     {"seed", LEAP_OPT_INT, GB_OFF(B, seed), 1, 0, 2147483647, NULL,                            \
      "seed of row and column sampling"},                                                       \
-    {"hist_parallel", LEAP_OPT_ENUM, GB_OFF(B, hist_parallel), 0, 0, 1, "rows|features",       \
+    {"hist_parallel", LEAP_OPT_ENUM, GB_OFF(B, hist_parallel), 1, 0, 1, "rows|features",       \
      "histogram threads split a node's rows or its features"},
 /* clang-format on */
 

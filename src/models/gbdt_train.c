@@ -387,6 +387,7 @@ typedef struct gb_train {
     double jd[64][4];  /* per-thread doubles (loss, max g, max h, ...) */
     int64_t ji[64][2]; /* per-thread integer sums */
     int valid_pass;
+    int want_loss;           /* gradients() also sums the training loss (a log per row) */
     atomic_int cb_bad;       /* a batch fell outside the announced rows */
     atomic_size_t rows_seen; /* rows binned by the pass */
 } gb_train;
@@ -468,7 +469,7 @@ static void grad_job(void *ctx, int tid) {
     size_t a, e;
     chunk(S->N, S->T, tid, &a, &e);
     double loss = 0, wsum = 0, gmax = 0, hmax = 0;
-    const int logistic = S->o->objective == GB_LOGISTIC;
+    const int logistic = S->o->objective == GB_LOGISTIC, want_loss = S->want_loss;
     for (size_t r = a; r < e; r++) {
         double s = S->score[r], wt = S->w[r], g, h;
         if (logistic) {
@@ -479,7 +480,7 @@ static void grad_job(void *ctx, int tid) {
             h = p * (1.0 - p);
             if (h < 1e-16) h = 1e-16;
             h *= wt;
-            loss += wt * (log1p(ex) + (s > 0 ? (1 - y) * s : -y * s));
+            if (want_loss) loss += wt * (log1p(ex) + (s > 0 ? (1 - y) * s : -y * s));
         } else {
             double d = s - S->y[r];
             g = d * wt;
@@ -894,6 +895,7 @@ static void oob_update_job(void *ctx, int tid) {
 }
 
 #define GB_VBLOCK 4096
+#define GB_REPORT 10 /* trees between progress reports */
 
 static void valid_job(void *ctx, int tid) {
     gb_train *S = ctx;
@@ -1231,8 +1233,10 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err 
     int best_iter = 0;
     int have_valid = io->map_valid != NULL && vw > 0;
     for (int t = 0; t < o->trees; t++) {
+        /* the training loss is reported every GB_REPORT trees (it costs a log per row) */
+        S->want_loss = t > 0 && t % GB_REPORT == 0 && io->on_iter;
         if ((rc = gradients(S, n_all, &loss, err))) goto out;
-        if (t > 0 && io->on_iter) io->on_iter(io, t, loss, leap_now() - t0);
+        if (S->want_loss) io->on_iter(io, t, loss, leap_now() - t0);
         uint32_t n_in;
         sample_rows(S, t, &n_in);
         sample_features(S, t);
@@ -1264,6 +1268,7 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err 
             }
         }
     }
+    S->want_loss = 1;
     if ((rc = gradients(S, n_all, &loss, err))) goto out;
     if (io->on_iter) io->on_iter(io, (int)g->n_trees, loss, leap_now() - t0);
     if (have_valid && o->early_stopping_rounds > 0 && best_iter > 0 &&
