@@ -119,6 +119,7 @@ int leap__gbdt_reserve(gbdt_model *g, uint32_t trees, uint32_t nodes_per_tree, l
     g->trees = malloc((trees ? trees : 1) * sizeof *g->trees);
     g->nodes = malloc((nodes ? nodes : 1) * sizeof *g->nodes);
     g->cat_words = malloc((words ? words : 1) * sizeof *g->cat_words);
+    if (g->cat_words) g->cat_words[0] = 0; /* gb_step reads word 0 for ordinal nodes */
     g->n_trees = g->n_nodes = g->n_words = 0;
     g->cap_trees = trees;
     g->cap_nodes = (uint32_t)nodes;
@@ -175,7 +176,7 @@ void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) 
                 cur[i] = T->root;
             for (uint32_t d = 0; d < T->depth; d++)
                 for (size_t i = 0; i < nr; i++)
-                    cur[i] = gb_descend(nodes, words, cur[i], 1, xb + i * F);
+                    cur[i] = gb_step(&nodes[cur[i]], words, xb + i * F);
             for (size_t i = 0; i < nr; i++)
                 s[r0 + i] += nodes[cur[i]].value;
         }
@@ -397,6 +398,7 @@ int leap__gbdt_parse(const gbdt_opts *o, const leap_featurizer *fz, const uint8_
     g->trees = malloc((nt ? nt : 1) * sizeof *g->trees);
     g->nodes = malloc((nn ? nn : 1) * sizeof *g->nodes);
     g->cat_words = malloc((nw ? nw : 1) * sizeof *g->cat_words);
+    if (g->cat_words) g->cat_words[0] = 0; /* gb_step reads word 0 for ordinal nodes */
     dep = malloc((nn ? nn : 1) * sizeof *dep);
     if (!g->trees || !g->nodes || !g->cat_words || !dep) {
         rc = leap_err_set(err, LEAP_ENOMEM, "gbdt payload: out of memory");

@@ -179,20 +179,24 @@ void leap__gbdt_describe(const gbdt_model *g, const leap_featurizer *fz, FILE *f
 int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err *err);
 
 /* Descends every tree of a node array for one row of x (x[feat] indexed). */
+static inline uint32_t gb_step(const gb_node *nd, const uint32_t *words, const uint32_t *x) {
+    /* Both tests are computed and one is selected (no branch on the node
+     * kind, which a mix of ordinal and categorical splits makes
+     * unpredictable). An ordinal node reads bitset word 0, which every model
+     * has (gbdt.c keeps at least one word), and ignores it. */
+    uint32_t v = x[nd->feat];
+    uint32_t b = v < nd->miss ? v : nd->miss;
+    uint32_t w = nd->cat ? nd->thr + (b >> 5) : 0;
+    int lc = (int)((words[w] >> (b & 31)) & 1);
+    int lo = (v ? v : nd->miss) <= nd->thr;
+    return (nd->cat ? lc : lo) ? nd->left : nd->right;
+}
+
+/* Descends depth steps from node n for one row of x (x[feat] indexed). */
 static inline uint32_t gb_descend(const gb_node *nodes, const uint32_t *words, uint32_t n,
                                   uint32_t depth, const uint32_t *x) {
-    for (uint32_t d = 0; d < depth; d++) {
-        const gb_node *nd = &nodes[n];
-        uint32_t v = x[nd->feat];
-        int left;
-        if (nd->cat) {
-            uint32_t b = v < nd->miss ? v : nd->miss;
-            left = (words[nd->thr + (b >> 5)] >> (b & 31)) & 1;
-        } else {
-            left = (v ? v : nd->miss) <= nd->thr;
-        }
-        n = left ? nd->left : nd->right;
-    }
+    for (uint32_t d = 0; d < depth; d++)
+        n = gb_step(&nodes[n], words, x);
     return n;
 }
 
