@@ -3,9 +3,15 @@
  * search, learned missing directions, growth limits, a hand-built tree,
  * payload round trip and corruption, determinism across seeds and threads. */
 #include "harness.h"
+#include "leap/bundle.h"
 #include "leap/comm.h"
 #include "leap/model.h"
+#include "leap/train.h"
+#include "leap/transform.h"
 #include "models/gbdt_internal.h"
+
+#include <unistd.h>
+#include <zstd.h>
 
 /* ---- fixtures --------------------------------------------------------------- */
 
@@ -1023,4 +1029,127 @@ TEST(mpi_two_ranks_equal_one) {
     data_free(&d);
     leap_featurizer_free(&fz);
     leap_comm_finalize(comm);
+}
+
+/* ---- through the trainer and the bundle ------------------------------------------------- */
+
+static const leap_column_def tcols[3] = {
+    {"label", LEAP_COL_LABEL, 0}, {"x", LEAP_COL_NUMERIC, 0}, {"c", LEAP_COL_CATEGORICAL, 0}};
+static const leap_schema tschema = {3, (leap_column_def *)tcols};
+
+/* 4 row groups of 2000 rows: x uniform in [0, 100) (10% missing), c one of
+ * 30 values; P(click) rises with x and with c in {3, 7, 11}. */
+static leap_dataset *trainer_ds(void) {
+    enum { G = 4, R = 2000 };
+    leap_rowgroup *rgs = calloc(G, sizeof *rgs);
+    leap_rng r = {17};
+    for (size_t g = 0; g < G; g++) {
+        leap_rowgroup *rg = &rgs[g];
+        leap_rowgroup_init(rg, &tschema);
+        leap_rowgroup_reserve(rg, R, 0);
+        rg->n_rows = R;
+        for (size_t i = 0; i < R; i++) {
+            float x = leap_rng_uniform(&r) < 0.1 ? NAN : (float)(100 * leap_rng_uniform(&r));
+            int c = (int)(leap_rng_next(&r) % 30);
+            double p = 0.15 + (isnan(x) ? 0.3 : x / 250) + (c == 3 || c == 7 || c == 11 ? 0.3 : 0);
+            rg->cols[0].f32[i] = leap_rng_uniform(&r) < p ? 1.0f : 0.0f;
+            rg->cols[1].f32[i] = x;
+            rg->cols[2].u64[i] = leap_mix64(99, (uint64_t)c + 1);
+        }
+    }
+    leap_dataset *ds = NULL;
+    leap_err err = {0};
+    if (leap_dataset_open_memory("mem", &tschema, rgs, G, NULL, NULL, 0, &ds, &err))
+        fprintf(stderr, "open_memory: %s\n", err.msg);
+    return ds;
+}
+
+/* gbdt trained by leap_train_run on a fitted transform, saved in a bundle
+ * and loaded back, scores identically; the same bundle with a child index
+ * out of range in a tree (payload re-compressed, checksum fixed so the
+ * payload parser is what must catch it) is refused with a message. */
+TEST(bundle_round_trip_and_corrupt_tree_refused) {
+    leap_dataset *ds = trainer_ds();
+    ASSERT_TRUE(ds != NULL);
+    const char *spec_text = "features:\n"
+                            "  - source: x\n    ops: [bucketize: {quantiles: 20}]\n"
+                            "  - source: c\n    ops: [vocabulary: {top_k: 50}]\n";
+    leap_tf_spec *spec = NULL;
+    leap_err err = {0};
+    ASSERT_OK(leap_tf_spec_parse(spec_text, strlen(spec_text), "spec", &spec, &err));
+    leap_bundle b;
+    memset(&b, 0, sizeof b);
+    b.neg_rate = 1.0;
+    ASSERT_OK(leap_transform_fit(spec, ds, 2, NULL, &b.fz, NULL, &err));
+    ASSERT_EQ_INT(b.fz.fields[0].kind, LEAP_FZ_KIND_ORDINAL);
+    ASSERT_EQ_INT(b.fz.fields[1].kind, LEAP_FZ_KIND_CATEGORICAL);
+    b.ops = leap_model_find("gbdt");
+    b.opts = calloc(1, b.ops->opts_size);
+    leap_opts_defaults(b.ops->opts, b.opts);
+    ASSERT_OK(leap_opts_set(b.ops->opts, b.opts, "trees", "12", &err));
+    ASSERT_OK(leap_opts_set(b.ops->opts, b.opts, "min_data_per_group", "20", &err));
+    ASSERT_OK(b.ops->create(b.opts, &b.fz, &b.model, &err));
+    leap_train_ctx ctx = {.threads = 2, .seed = 1, .train = ds, .fz = &b.fz};
+    leap_opts_defaults(&leap_train_opt_table, &ctx.o);
+    leap_train_report rep;
+    ASSERT_OK(leap_train_run(&ctx, b.model, &rep, &err));
+    ASSERT_EQ_INT(((gbdt_model *)b.model)->n_trees, 12);
+    char dir[] = "/tmp/leap_gbdt_XXXXXX";
+    ASSERT_TRUE(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/g.leap", dir);
+    ASSERT_OK(leap_bundle_save(path, &b, &err));
+    /* scores of the trained model and of the loaded bundle, on the data */
+    leap_bundle lb;
+    ASSERT_OK(leap_bundle_load(path, &lb, &err));
+    leap_fz_binding bind;
+    ASSERT_OK(leap_fz_bind(&lb.fz, &tschema, "mem", &bind, &err));
+    leap_rowgroup rg;
+    leap_rowgroup_init(&rg, &tschema);
+    leap_fbatch fb = {0};
+    ASSERT_OK(leap_dataset_read_row_group(ds, 1, &rg, &err));
+    ASSERT_OK(leap_featurize(&lb.fz, &bind, &rg, &fb, &err));
+    float *p1 = malloc(fb.n_rows * sizeof *p1), *p2 = malloc(fb.n_rows * sizeof *p2);
+    leap_bundle_predict(&b, &fb, p1);
+    leap_bundle_predict(&lb, &fb, p2);
+    ASSERT_TRUE(memcmp(p1, p2, fb.n_rows * sizeof *p1) == 0);
+    leap_bundle_free(&lb);
+    /* corrupt the first tree's root: left child far out of range */
+    FILE *f = fopen(path, "rb");
+    ASSERT_TRUE(f != NULL);
+    fseek(f, 0, SEEK_END);
+    size_t n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *img = malloc(n);
+    ASSERT_TRUE(fread(img, 1, n, f) == n);
+    fclose(f);
+    uint64_t ml = leap_get_u64(img + 16), fl = leap_get_u64(img + 24);
+    uint64_t raw = leap_get_u64(img + 32), zl = leap_get_u64(img + 40);
+    const uint8_t *z = img + LEAP_BUNDLE_HEADER + ml + fl;
+    uint8_t *pl = malloc(raw);
+    ASSERT_EQ_U64(ZSTD_decompress(pl, raw, z, zl), raw);
+    const gbdt_model *g = (const gbdt_model *)b.model;
+    leap_put_u32(pl + 48 + (size_t)g->F * 20 + (size_t)g->n_trees * 12, 1000000);
+    size_t cap = ZSTD_compressBound(raw);
+    uint8_t *out = malloc(LEAP_BUNDLE_HEADER + ml + fl + cap + 8);
+    memcpy(out, img, LEAP_BUNDLE_HEADER + ml + fl);
+    size_t nz = ZSTD_compress(out + LEAP_BUNDLE_HEADER + ml + fl, cap, pl, raw, 3);
+    ASSERT_TRUE(!ZSTD_isError(nz));
+    leap_put_u64(out + 40, nz);
+    size_t total = LEAP_BUNDLE_HEADER + ml + fl + nz + 8;
+    ASSERT_EQ_INT(leap__bundle_fix_checksum(out, total), 0);
+    ASSERT_EQ_INT(leap_bundle_parse(out, total, "bad.leap", &lb, &err), LEAP_ECORRUPT);
+    ASSERT_STR_CONTAINS(err.msg, "child index out of range");
+    free(out);
+    free(pl);
+    free(img);
+    free(p1);
+    free(p2);
+    unlink(path);
+    rmdir(dir);
+    leap_fbatch_free(&fb);
+    leap_rowgroup_free(&rg);
+    leap_fz_binding_free(&bind);
+    leap_bundle_free(&b);
+    leap_dataset_close(ds);
 }
