@@ -175,8 +175,17 @@ int leap__gbdt_parse(const gbdt_opts *o, const leap_featurizer *fz, const uint8_
                      size_t *used, gbdt_model **out, leap_err *err);
 void leap__gbdt_describe(const gbdt_model *g, const leap_featurizer *fz, FILE *f);
 /* Fits g through io (gbdt_train.c); keep_batches = 0 lets the trainer drop
- * its batch cache (the trees read the data once). */
-int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err *err);
+ * its batch cache (the trees read the data once); rows for which
+ * gb_held_out(o, row, holdout) is true are kept out of every tree. */
+int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double holdout,
+                     leap_err *err);
+/* Whether row (this rank's order) is held out of the trees: a fixed share
+ * frac of the rows, from the seed (gbdt_lr trains its LR on them). */
+static inline int gb_held_out(const gbdt_opts *o, uint64_t row, double frac) {
+    if (frac <= 0) return 0;
+    uint64_t cut = (uint64_t)(frac * 18446744073709551616.0);
+    return leap_mix64((uint64_t)o->seed ^ 0x686f6c646f7574ULL, row) < cut;
+}
 
 /* Descends every tree of a node array for one row of x (x[feat] indexed). */
 static inline uint32_t gb_step(const gb_node *nd, const uint32_t *words, const uint32_t *x) {

@@ -2,7 +2,13 @@
  * Clicks on Ads at Facebook", ADKDD 2014): a GBDT is fitted first, then the
  * leaf each row reaches in each tree becomes a categorical feature (one per
  * tree, one-hot over that tree's leaves) of the spine's FTRL logistic
- * regression, optionally next to the original features (lr_raw).
+ * regression, optionally next to the original features (lr_raw). As in
+ * scikit-learn's "feature transformations with ensembles of trees" example,
+ * the trees and the LR learn on disjoint rows (lr_holdout of the training
+ * rows, chosen from the seed, are kept out of the trees): an LR fitted on the
+ * trees' own training rows trusts leaves that memorised them (measured on
+ * criteo_kaggle_head10k with 50 trees: test AUC 0.70 without a holdout,
+ * below plain LR's 0.77).
  *
  * The LR is lr.c's model used through its ops (create, train_batch, state,
  * refresh, save, load) over a feature space of (all tree nodes) + (the
@@ -19,7 +25,7 @@
 
 typedef struct gblr_opts {
     gbdt_opts gb; /* first: gbdt's option definitions apply as they are */
-    double lr_alpha, lr_beta, lr_l1, lr_l2;
+    double lr_alpha, lr_beta, lr_l1, lr_l2, lr_holdout;
     int lr_epochs, lr_raw;
 } gblr_opts;
 
@@ -35,6 +41,8 @@ static const leap_opt_def gblr_defs[] = {
      "passes of FTRL over the training data"},
     {"lr_raw", LEAP_OPT_BOOL, offsetof(gblr_opts, lr_raw), 1, 0, 1, NULL,
      "the LR sees the original features next to the leaves"},
+    {"lr_holdout", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_holdout), 0.5, 0, 0.9, NULL,
+     "share of the training rows kept out of the trees for the LR (0 = all rows for both)"},
 };
 static const leap_opt_table gblr_table = {"model gbdt_lr", gblr_defs,
                                           sizeof gblr_defs / sizeof gblr_defs[0]};
@@ -116,8 +124,12 @@ typedef struct lr_pass {
 static int lr_reserve(lr_thread *t, size_t rows, size_t nnz) {
     if (rows > t->cap_rows) {
         uint32_t *rp = realloc(t->fb.row_ptr, (rows + 1) * sizeof *rp);
-        if (!rp) return -1;
-        t->fb.row_ptr = rp;
+        if (rp) t->fb.row_ptr = rp;
+        float *lb = realloc(t->fb.label, rows * sizeof *lb);
+        if (lb) t->fb.label = lb;
+        float *wt = realloc(t->fb.weight, rows * sizeof *wt);
+        if (wt) t->fb.weight = wt;
+        if (!rp || !lb || !wt) return -1;
         t->cap_rows = rows;
     }
     if (nnz > t->cap_nnz) {
@@ -133,8 +145,9 @@ static int lr_reserve(lr_thread *t, size_t rows, size_t nnz) {
     return 0;
 }
 
-/* Leaves (and the original features) of b as an LR batch. Buffers grow to
- * the largest batch once, then are reused. */
+/* Leaves (and the original features) of b's rows held out of the trees (all
+ * rows without a holdout) as an LR batch. Buffers grow to the largest batch
+ * once, then are reused. */
 static int lr_features(const gblr_model *l, const leap_fbatch *b, lr_thread *t) {
     const gbdt_model *g = l->gb;
     size_t n = b->n_rows, raw = l->o.lr_raw ? b->row_ptr[n] : 0;
@@ -142,8 +155,13 @@ static int lr_features(const gblr_model *l, const leap_fbatch *b, lr_thread *t) 
     if (nnz > UINT32_MAX || lr_reserve(t, n, nnz)) return -1;
     uint32_t x[GB_MAX_FEATURES];
     uint32_t k = 0;
+    size_t m = 0;
     for (size_t r = 0; r < n; r++) {
-        t->fb.row_ptr[r] = k;
+        if (l->o.lr_holdout > 0 && !gb_held_out(&l->o.gb, b->row0 + r, l->o.lr_holdout)) continue;
+        t->fb.row_ptr[m] = k;
+        t->fb.label[m] = b->label[r];
+        t->fb.weight[m] = b->weight[r];
+        m++;
         leap__gbdt_decode_row(g, b, r, x);
         for (uint32_t i = 0; i < g->n_trees; i++) {
             const gb_tree *T = &g->trees[i];
@@ -161,10 +179,8 @@ static int lr_features(const gblr_model *l, const leap_fbatch *b, lr_thread *t) 
                 k++;
             }
     }
-    t->fb.row_ptr[n] = k;
-    t->fb.n_rows = n;
-    t->fb.label = b->label;
-    t->fb.weight = b->weight;
+    t->fb.row_ptr[m] = k;
+    t->fb.n_rows = m;
     return 0;
 }
 
@@ -181,7 +197,7 @@ static void lr_batch(void *user, const leap_fbatch *b, int thread) {
 static int gblr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
     gblr_model *l = (gblr_model *)m;
     /* the trees; the trainer keeps its batches for the LR's passes */
-    int rc = leap__gbdt_train(l->gb, io, 1, err);
+    int rc = leap__gbdt_train(l->gb, io, 1, l->o.lr_holdout, err);
     if (rc) return rc;
     if (l->lr) leap_model_lr.destroy(l->lr);
     l->lr = NULL;
@@ -233,6 +249,8 @@ out:
     if (P.th)
         for (int t = 0; t < io->threads; t++) {
             free(P.th[t].fb.row_ptr);
+            free(P.th[t].fb.label);
+            free(P.th[t].fb.weight);
             free(P.th[t].fb.idx);
             free(P.th[t].fb.val);
             free(P.th[t].fb.field);

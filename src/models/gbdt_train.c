@@ -388,6 +388,7 @@ typedef struct gb_train {
     int64_t ji[64][2]; /* per-thread integer sums */
     int valid_pass;
     int want_loss;           /* gradients() also sums the training loss (a log per row) */
+    double holdout;          /* share of rows kept out of every tree (gbdt_lr's LR rows) */
     atomic_int cb_bad;       /* a batch fell outside the announced rows */
     atomic_size_t rows_seen; /* rows binned by the pass */
 } gb_train;
@@ -988,7 +989,7 @@ static void commit_tree(gb_train *S) {
 
 static void sample_rows(gb_train *S, int tree, uint32_t *n_in) {
     uint32_t n = 0;
-    if (S->o->subsample >= 1.0) {
+    if (S->o->subsample >= 1.0 && S->holdout <= 0) {
         for (size_t r = 0; r < S->N; r++)
             S->rows[r] = (uint32_t)r;
         memset(S->inbag, 1, S->N);
@@ -996,9 +997,10 @@ static void sample_rows(gb_train *S, int tree, uint32_t *n_in) {
         return;
     }
     uint64_t seed = leap_mix64((uint64_t)S->o->seed, (uint64_t)tree + 1);
-    uint64_t cut = (uint64_t)(S->o->subsample * 18446744073709551616.0);
+    uint64_t cut =
+        S->o->subsample >= 1.0 ? UINT64_MAX : (uint64_t)(S->o->subsample * 18446744073709551616.0);
     for (size_t r = 0; r < S->N; r++) {
-        int in = leap_mix64(seed, r) < cut;
+        int in = leap_mix64(seed, r) <= cut && !gb_held_out(S->o, r, S->holdout);
         S->inbag[r] = (uint8_t)in;
         if (in) S->rows[n++] = (uint32_t)r;
     }
@@ -1058,7 +1060,8 @@ static void train_free(gb_train *S) {
     free(S->node_gain);
 }
 
-int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err *err) {
+int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double holdout,
+                     leap_err *err) {
     const gbdt_opts *o = &g->o;
     if (o->growth == GB_DEPTHWISE && o->max_depth < 1)
         return leap_err_set(err, LEAP_EINVAL, "gbdt: depthwise growth needs max_depth >= 1");
@@ -1078,6 +1081,7 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, leap_err 
     S->T = io->threads < 1 ? 1 : (io->threads > 64 ? 64 : io->threads);
     S->F = g->F;
     S->N = (size_t)io->n_rows;
+    S->holdout = holdout;
     S->Nv = io->map_valid ? (size_t)io->n_valid_rows : 0;
     const uint32_t F = S->F;
     int rc = LEAP_OK;
@@ -1298,5 +1302,5 @@ out:
 }
 
 int leap__gbdt_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
-    return leap__gbdt_train((gbdt_model *)m, io, 0, err);
+    return leap__gbdt_train((gbdt_model *)m, io, 0, 0.0, err);
 }
