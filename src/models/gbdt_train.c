@@ -37,6 +37,8 @@
 
 typedef int64_t v2i64 __attribute__((vector_size(16), may_alias));
 
+#define GB_MAX_TASKS 64 /* tasks of a parallel phase, at most */
+
 /* ---- thread pool ------------------------------------------------------------ */
 
 typedef void (*gb_job)(void *ctx, int tid);
@@ -297,9 +299,9 @@ void leap__gbdt_best_split(const gb_split_ctx *c, const gb_bin *hist, int64_t G,
 
 /* ---- histograms ------------------------------------------------------------------ */
 
-void leap__gbdt_hist_rows(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_bin *gh,
+/* Adds rows[0..n) to hist (not cleared). */
+static void hist_rows_add(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_bin *gh,
                           const uint32_t *rows, size_t n, gb_bin *hist) {
-    memset(hist, 0, (size_t)hoff[F] * sizeof *hist);
     v2i64 *hv = (v2i64 *)hist;
     const v2i64 *gv = (const v2i64 *)gh;
     for (size_t i = 0; i < n; i++) {
@@ -313,6 +315,12 @@ void leap__gbdt_hist_rows(const uint8_t *X, uint32_t F, const uint32_t *hoff, co
         for (uint32_t f = 0; f < F; f++)
             hv[hoff[f] + x[f]] += v;
     }
+}
+
+void leap__gbdt_hist_rows(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_bin *gh,
+                          const uint32_t *rows, size_t n, gb_bin *hist) {
+    memset(hist, 0, (size_t)hoff[F] * sizeof *hist);
+    hist_rows_add(X, F, hoff, gh, rows, n, hist);
 }
 
 /* ---- the trainer's state ------------------------------------------------------------- */
@@ -383,8 +391,10 @@ typedef struct gb_train {
     int jident; /* the histogram's rows are 0..N-1 in order */
     gb_split *jsplit;
     uint32_t jbegin, jend;
-    size_t jcount[64][2];
-    double jd[64][4];  /* per-thread doubles (loss, max g, max h, ...) */
+    size_t jcount[GB_MAX_TASKS][2]; /* partition: left and right rows per task */
+    double jd[GB_MAX_TASKS][4];     /* gradients: loss, weight, max |g|, max h per task */
+    atomic_size_t next;             /* next task of the running phase */
+    size_t n_tasks;
     int64_t ji[64][2]; /* per-thread integer sums */
     int valid_pass;
     int want_loss;           /* gradients() also sums the training loss (a log per row) */
@@ -393,9 +403,29 @@ typedef struct gb_train {
     atomic_size_t rows_seen; /* rows binned by the pass */
 } gb_train;
 
-static void chunk(size_t n, int T, int t, size_t *a, size_t *e) {
-    *a = n * (size_t)t / (size_t)T;
-    *e = n * (size_t)(t + 1) / (size_t)T;
+static void chunk(size_t n, size_t T, size_t t, size_t *a, size_t *e) {
+    *a = n * t / T;
+    *e = n * (t + 1) / T;
+}
+
+/* Parallel phases hand their tasks out dynamically: a thread the machine
+ * delays (other processes on a shared VM) takes fewer tasks instead of
+ * holding the others at the end of the phase. No result depends on which
+ * thread ran a task: per-task outputs are combined in task order, and
+ * histograms are integer sums. */
+static void run_tasks(gb_train *S, gb_job fn, size_t n_tasks) {
+    S->n_tasks = n_tasks;
+    atomic_store(&S->next, 0);
+    pool_run(&S->pool, fn, S);
+}
+static int take_task(gb_train *S, size_t *k) {
+    *k = atomic_fetch_add(&S->next, 1);
+    return *k < S->n_tasks;
+}
+/* Tasks for n rows: about 16k rows each, at most GB_MAX_TASKS. */
+static size_t row_tasks(size_t n) {
+    size_t t = n / 16384;
+    return t < 1 ? 1 : (t > GB_MAX_TASKS ? GB_MAX_TASKS : t);
 }
 
 /* ---- the first pass: bins ------------------------------------------------------------------ */
@@ -438,9 +468,8 @@ static void bin_batch(void *user, const leap_fbatch *b, int thread) {
 
 static void transpose_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t a, e;
-    chunk(S->F, S->T, tid, &a, &e);
-    for (size_t f = a; f < e; f++) {
+    size_t f;
+    while (take_task(S, &f)) {
         uint8_t *col = S->Xc + f * S->N;
         for (size_t r = 0; r < S->N; r++)
             col[r] = S->X[r * S->F + f];
@@ -467,46 +496,50 @@ static int allreduce_i64(gb_train *S, int64_t *v, size_t n, leap_err *err) {
 
 static void grad_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t a, e;
-    chunk(S->N, S->T, tid, &a, &e);
-    double loss = 0, wsum = 0, gmax = 0, hmax = 0;
-    const int logistic = S->o->objective == GB_LOGISTIC, want_loss = S->want_loss;
-    for (size_t r = a; r < e; r++) {
-        double s = S->score[r], wt = S->w[r], g, h;
-        if (logistic) {
-            double y = S->y[r] > 0.5f ? 1.0 : 0.0;
-            double ex = exp(-fabs(s)); /* one exp for p and the loss */
-            double p = s > 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
-            g = (p - y) * wt;
-            h = p * (1.0 - p);
-            if (h < 1e-16) h = 1e-16;
-            h *= wt;
-            if (want_loss) loss += wt * (log1p(ex) + (s > 0 ? (1 - y) * s : -y * s));
-        } else {
-            double d = s - S->y[r];
-            g = d * wt;
-            h = wt;
-            loss += wt * d * d;
+    size_t k, a, e;
+    while (take_task(S, &k)) {
+        chunk(S->N, S->n_tasks, k, &a, &e);
+        double loss = 0, wsum = 0, gmax = 0, hmax = 0;
+        const int logistic = S->o->objective == GB_LOGISTIC, want_loss = S->want_loss;
+        for (size_t r = a; r < e; r++) {
+            double s = S->score[r], wt = S->w[r], g, h;
+            if (logistic) {
+                double y = S->y[r] > 0.5f ? 1.0 : 0.0;
+                double ex = exp(-fabs(s)); /* one exp for p and the loss */
+                double p = s > 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
+                g = (p - y) * wt;
+                h = p * (1.0 - p);
+                if (h < 1e-16) h = 1e-16;
+                h *= wt;
+                if (want_loss) loss += wt * (log1p(ex) + (s > 0 ? (1 - y) * s : -y * s));
+            } else {
+                double d = s - S->y[r];
+                g = d * wt;
+                h = wt;
+                loss += wt * d * d;
+            }
+            wsum += wt;
+            S->gf[2 * r] = (float)g;
+            S->gf[2 * r + 1] = (float)h;
+            if (fabs((double)(float)g) > gmax) gmax = fabs((double)(float)g);
+            if ((double)(float)h > hmax) hmax = (double)(float)h;
         }
-        wsum += wt;
-        S->gf[2 * r] = (float)g;
-        S->gf[2 * r + 1] = (float)h;
-        if (fabs((double)(float)g) > gmax) gmax = fabs((double)(float)g);
-        if ((double)(float)h > hmax) hmax = (double)(float)h;
+        S->jd[k][0] = loss;
+        S->jd[k][1] = wsum;
+        S->jd[k][2] = gmax;
+        S->jd[k][3] = hmax;
     }
-    S->jd[tid][0] = loss;
-    S->jd[tid][1] = wsum;
-    S->jd[tid][2] = gmax;
-    S->jd[tid][3] = hmax;
 }
 
 static void quant_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t a, e;
-    chunk(S->N, S->T, tid, &a, &e);
-    for (size_t r = a; r < e; r++) {
-        S->gh[r].g = llrint((double)S->gf[2 * r] * S->sg);
-        S->gh[r].h = llrint((double)S->gf[2 * r + 1] * S->sh);
+    size_t k, a, e;
+    while (take_task(S, &k)) {
+        chunk(S->N, S->n_tasks, k, &a, &e);
+        for (size_t r = a; r < e; r++) {
+            S->gh[r].g = llrint((double)S->gf[2 * r] * S->sg);
+            S->gh[r].h = llrint((double)S->gf[2 * r + 1] * S->sh);
+        }
     }
 }
 
@@ -524,9 +557,9 @@ static double fixed_scale(double max, double rows) {
 /* Gradients at the current scores, the fixed-point scales of this tree and
  * the quantised gradients; *loss = mean training loss over all ranks. */
 static int gradients(gb_train *S, double n_all, double *loss, leap_err *err) {
-    pool_run(&S->pool, grad_job, S);
+    run_tasks(S, grad_job, row_tasks(S->N));
     double m[2] = {0, 0}, l[2] = {0, 0};
-    for (int t = 0; t < S->T; t++) {
+    for (size_t t = 0; t < S->n_tasks; t++) {
         l[0] += S->jd[t][0];
         l[1] += S->jd[t][1];
         if (S->jd[t][2] > m[0]) m[0] = S->jd[t][2];
@@ -539,38 +572,47 @@ static int gradients(gb_train *S, double n_all, double *loss, leap_err *err) {
     *loss = l[1] > 0 ? l[0] / l[1] : NAN;
     S->sg = fixed_scale(m[0], n_all);
     S->sh = fixed_scale(m[1], n_all);
-    pool_run(&S->pool, quant_job, S);
+    run_tasks(S, quant_job, row_tasks(S->N));
     return LEAP_OK;
 }
 
 /* ---- histogram jobs -------------------------------------------------------------------------- */
 
+/* Each thread sums its tasks' rows into its own histogram (thread 0: the
+ * destination), cleared first; hist_reduce_job then adds them up. */
 static void hist_rows_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t a, e;
-    chunk(S->jn, S->T, tid, &a, &e);
     gb_bin *dst = tid == 0 ? S->jdst : S->scratch + (size_t)tid * S->NB;
-    leap__gbdt_hist_rows(S->X, S->F, S->hoff, S->gh, S->jrows + a, e - a, dst);
+    memset(dst, 0, (size_t)S->NB * sizeof *dst);
+    size_t k, a, e;
+    while (take_task(S, &k)) {
+        chunk(S->jn, S->n_tasks, k, &a, &e);
+        hist_rows_add(S->X, S->F, S->hoff, S->gh, S->jrows + a, e - a, dst);
+    }
 }
 
 static void hist_reduce_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t a, e;
-    chunk(S->NB, S->T, tid, &a, &e);
+    size_t k, a, e;
     v2i64 *d = (v2i64 *)S->jdst;
-    for (int t = 1; t < S->T; t++) {
-        const v2i64 *s = (const v2i64 *)(S->scratch + (size_t)t * S->NB);
-        for (size_t b = a; b < e; b++)
-            d[b] += s[b];
+    while (take_task(S, &k)) {
+        chunk(S->NB, S->n_tasks, k, &a, &e);
+        for (int t = 1; t < S->T; t++) {
+            const v2i64 *s = (const v2i64 *)(S->scratch + (size_t)t * S->NB);
+            for (size_t b = a; b < e; b++)
+                d[b] += s[b];
+        }
     }
 }
 
 static void gather_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t a, e;
-    chunk(S->jn, S->T, tid, &a, &e);
-    for (size_t i = a; i < e; i++)
-        S->ogh[i] = S->gh[S->jrows[i]];
+    size_t k, a, e;
+    while (take_task(S, &k)) {
+        chunk(S->jn, S->n_tasks, k, &a, &e);
+        for (size_t i = a; i < e; i++)
+            S->ogh[i] = S->gh[S->jrows[i]];
+    }
 }
 
 /* Histograms of features [f0, f1) from the column-major matrix: four
@@ -619,14 +661,14 @@ static void hist_cols(const uint8_t *Xc, size_t N, const uint32_t *hoff, size_t 
 
 static void hist_features_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t a, e;
-    chunk((S->F + 3) / 4, S->T, tid, &a, &e); /* groups of four features */
-    a *= 4;
-    e = e * 4 < S->F ? e * 4 : S->F;
-    if (S->jident)
-        hist_cols(S->Xc, S->N, S->hoff, a, e, NULL, S->gh, S->jn, S->jdst);
-    else
-        hist_cols(S->Xc, S->N, S->hoff, a, e, S->jrows, S->ogh, S->jn, S->jdst);
+    size_t k;
+    while (take_task(S, &k)) { /* a task: a group of four features */
+        size_t a = 4 * k, e = a + 4 < S->F ? a + 4 : S->F;
+        if (S->jident)
+            hist_cols(S->Xc, S->N, S->hoff, a, e, NULL, S->gh, S->jn, S->jdst);
+        else
+            hist_cols(S->Xc, S->N, S->hoff, a, e, S->jrows, S->ogh, S->jn, S->jdst);
+    }
 }
 
 /* Histogram of rows[0..n) of this rank into dst, summed over ranks. */
@@ -638,11 +680,11 @@ static int build_hist(gb_train *S, const uint32_t *rows, size_t n, gb_bin *dst, 
         leap__gbdt_hist_rows(S->X, S->F, S->hoff, S->gh, rows, n, dst);
     } else if (S->o->hist_parallel == GB_HIST_FEATURES) {
         S->jident = rows == S->rows && n == S->N; /* all rows in order: no gather */
-        if (!S->jident) pool_run(&S->pool, gather_job, S);
-        pool_run(&S->pool, hist_features_job, S);
+        if (!S->jident) run_tasks(S, gather_job, row_tasks(n));
+        run_tasks(S, hist_features_job, (S->F + 3) / 4);
     } else {
-        pool_run(&S->pool, hist_rows_job, S);
-        pool_run(&S->pool, hist_reduce_job, S);
+        run_tasks(S, hist_rows_job, row_tasks(n));
+        run_tasks(S, hist_reduce_job, 16);
     }
     return allreduce_i64(S, (int64_t *)dst, 2 * (size_t)S->NB, err);
 }
@@ -657,50 +699,53 @@ static inline int goes_left(const gb_split *s, uint32_t b) {
 
 static void part_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t n = S->jend - S->jbegin, a, e;
-    chunk(n, S->T, tid, &a, &e);
-    a += S->jbegin;
-    e += S->jbegin;
+    size_t n = S->jend - S->jbegin, k, a, e;
     const uint8_t *col = S->Xc + (size_t)S->jfeat * S->N;
     const gb_split *sp = S->jsplit;
-    size_t nl = 0, nr = 0;
-    for (size_t i = a; i < e; i++) {
-        uint32_t r = S->rows[i];
-        if (goes_left(sp, col[r]))
-            S->tmpL[a + nl++] = r;
-        else
-            S->tmpR[a + nr++] = r;
+    while (take_task(S, &k)) {
+        chunk(n, S->n_tasks, k, &a, &e);
+        a += S->jbegin;
+        e += S->jbegin;
+        size_t nl = 0, nr = 0;
+        for (size_t i = a; i < e; i++) {
+            uint32_t r = S->rows[i];
+            if (goes_left(sp, col[r]))
+                S->tmpL[a + nl++] = r;
+            else
+                S->tmpR[a + nr++] = r;
+        }
+        S->jcount[k][0] = nl;
+        S->jcount[k][1] = nr;
     }
-    S->jcount[tid][0] = nl;
-    S->jcount[tid][1] = nr;
 }
 
-/* Stable partition of rows[begin, end) by split sp; returns the left count. */
+/* Stable partition of rows[begin, end) by split sp; returns the left count.
+ * Each task splits a slice into tmpL/tmpR; the slices are joined in order. */
 static uint32_t partition(gb_train *S, uint32_t begin, uint32_t end, const gb_split *sp) {
     S->jbegin = begin;
     S->jend = end;
     S->jfeat = (uint32_t)sp->feat;
     S->jsplit = (gb_split *)sp;
-    int T = S->T;
-    if (end - begin < 8192) {
-        S->T = 1;
+    size_t n = end - begin, P = row_tasks(n);
+    if (n < 8192) {
+        S->n_tasks = 1;
+        atomic_store(&S->next, 0);
         part_job(S, 0);
-        S->T = T;
-        T = 1;
     } else {
-        pool_run(&S->pool, part_job, S);
+        run_tasks(S, part_job, P);
     }
-    size_t pos = begin, n = end - begin;
-    for (int t = 0; t < T; t++) {
+    P = S->n_tasks;
+    size_t pos = begin;
+    for (size_t t = 0; t < P; t++) {
         size_t a, e;
-        chunk(n, T, t, &a, &e);
+        chunk(n, P, t, &a, &e);
         memcpy(S->rows + pos, S->tmpL + begin + a, S->jcount[t][0] * sizeof(uint32_t));
         pos += S->jcount[t][0];
     }
     uint32_t nl = (uint32_t)(pos - begin);
-    for (int t = 0; t < T; t++) {
+    for (size_t t = 0; t < P; t++) {
         size_t a, e;
-        chunk(n, T, t, &a, &e);
+        chunk(n, P, t, &a, &e);
         memcpy(S->rows + pos, S->tmpR + begin + a, S->jcount[t][1] * sizeof(uint32_t));
         pos += S->jcount[t][1];
     }
@@ -878,7 +923,8 @@ static inline uint32_t descend_bins(const gb_node *tn, const uint32_t *words, co
 
 static void leaf_update_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    for (int i = tid; i < S->n_leaves; i += S->T) {
+    size_t i;
+    while (take_task(S, &i)) {
         const gb_leaf *L = &S->leaves[i];
         double v = S->tn[L->node].value;
         for (uint32_t k = L->begin; k < L->end; k++)
@@ -888,11 +934,13 @@ static void leaf_update_job(void *ctx, int tid) {
 
 static void oob_update_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t a, e;
-    chunk(S->N, S->T, tid, &a, &e);
-    for (size_t r = a; r < e; r++)
-        if (!S->inbag[r])
-            S->score[r] += S->tn[descend_bins(S->tn, S->twords, S->X + r * S->F)].value;
+    size_t k, a, e;
+    while (take_task(S, &k)) {
+        chunk(S->N, S->n_tasks, k, &a, &e);
+        for (size_t r = a; r < e; r++)
+            if (!S->inbag[r])
+                S->score[r] += S->tn[descend_bins(S->tn, S->twords, S->X + r * S->F)].value;
+    }
 }
 
 #define GB_VBLOCK 4096
@@ -900,9 +948,9 @@ static void oob_update_job(void *ctx, int tid) {
 
 static void valid_job(void *ctx, int tid) {
     gb_train *S = ctx;
-    size_t nb = (S->Nv + GB_VBLOCK - 1) / GB_VBLOCK;
     const int logistic = S->o->objective == GB_LOGISTIC;
-    for (size_t k = (size_t)tid; k < nb; k += (size_t)S->T) {
+    size_t k;
+    while (take_task(S, &k)) {
         size_t a = k * GB_VBLOCK, e = a + GB_VBLOCK < S->Nv ? a + GB_VBLOCK : S->Nv;
         double loss = 0;
         for (size_t r = a; r < e; r++) {
@@ -1190,7 +1238,7 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double ho
     pool_start(&S->pool, S->T, ws);
     pool_on = 1;
     S->T = S->pool.T;
-    if (S->N) pool_run(&S->pool, transpose_job, S);
+    if (S->N) run_tasks(S, transpose_job, F);
 
     /* base score: from the gradients at 0 (exact sums over all ranks) */
     double n_all = (double)S->N;
@@ -1251,11 +1299,11 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double ho
                                       o->lambda_l2);
             S->tn[L->node].value = (float)(w * o->learning_rate);
         }
-        pool_run(&S->pool, leaf_update_job, S);
-        if (n_in < S->N) pool_run(&S->pool, oob_update_job, S);
+        run_tasks(S, leaf_update_job, (size_t)S->n_leaves);
+        if (n_in < S->N) run_tasks(S, oob_update_job, row_tasks(S->N));
         commit_tree(S);
         if (have_valid) {
-            pool_run(&S->pool, valid_job, S);
+            run_tasks(S, valid_job, (S->Nv + GB_VBLOCK - 1) / GB_VBLOCK);
             double vl = 0;
             size_t nb = (S->Nv + GB_VBLOCK - 1) / GB_VBLOCK;
             for (size_t k = 0; k < nb; k++)
