@@ -156,6 +156,31 @@ void leap__gbdt_decode_row(const gbdt_model *g, const leap_fbatch *b, size_t r, 
 #define GB_BLOCK_WORDS 8192 /* decoded block on the stack: rows * F <= this */
 #define GB_BLOCK_ROWS  64
 
+#define GB_FEW_ROWS   4
+#define GB_TREE_BLOCK 16
+
+/* acc plus the leaves of one row over all trees, descending GB_TREE_BLOCK trees
+ * side by side: their chains of dependent loads overlap (one row alone has
+ * no other parallelism). Leaves point to themselves, so the trees of a block
+ * all take the block's largest depth. Values are added in tree order, as the
+ * row-block path does: both give the same bits. */
+static double few_rows_sum(const gbdt_model *g, const uint32_t *x, double acc) {
+    uint32_t c[GB_TREE_BLOCK];
+    for (uint32_t t0 = 0; t0 < g->n_trees; t0 += GB_TREE_BLOCK) {
+        uint32_t m = g->n_trees - t0 < GB_TREE_BLOCK ? g->n_trees - t0 : GB_TREE_BLOCK, dmax = 0;
+        for (uint32_t j = 0; j < m; j++) {
+            c[j] = g->trees[t0 + j].root;
+            if (g->trees[t0 + j].depth > dmax) dmax = g->trees[t0 + j].depth;
+        }
+        for (uint32_t d = 0; d < dmax; d++)
+            for (uint32_t j = 0; j < m; j++)
+                c[j] = gb_step(&g->nodes[c[j]], g->cat_words, x);
+        for (uint32_t j = 0; j < m; j++)
+            acc += g->nodes[c[j]].value;
+    }
+    return acc;
+}
+
 void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) {
     uint32_t xb[GB_BLOCK_WORDS];
     uint32_t cur[GB_BLOCK_ROWS];
@@ -169,6 +194,11 @@ void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) 
         for (size_t i = 0; i < nr; i++) {
             leap__gbdt_decode_row(g, b, r0 + i, xb + i * F);
             s[r0 + i] = g->base_score;
+        }
+        if (nr < GB_FEW_ROWS) { /* a few rows: descend 16 trees at once instead */
+            for (size_t i = 0; i < nr; i++)
+                s[r0 + i] = few_rows_sum(g, xb + i * F, s[r0 + i]);
+            continue;
         }
         for (uint32_t t = 0; t < g->n_trees; t++) {
             const gb_tree *T = &g->trees[t];

@@ -89,9 +89,9 @@ typedef struct gbdt_opts {
      "categorical features with at most this many bins split one-vs-rest"},                    \
     {"min_data_per_group", LEAP_OPT_INT, GB_OFF(B, min_data_per_group), 100, 1,                \
      1000000000, NULL, "categorical split: least rows added between candidate partitions"},    \
-    {"cat_smooth", LEAP_OPT_FLOAT, GB_OFF(B, cat_smooth), 10, 0, 1e12, NULL,                   \
+    {"cat_smooth", LEAP_OPT_FLOAT, GB_OFF(B, cat_smooth), 100, 0, 1e12, NULL,                   \
      "categorical split: smoothing of the gradient/hessian ratio; rarer categories go right"}, \
-    {"cat_l2", LEAP_OPT_FLOAT, GB_OFF(B, cat_l2), 10, 0, 1e12, NULL,                           \
+    {"cat_l2", LEAP_OPT_FLOAT, GB_OFF(B, cat_l2), 100, 0, 1e12, NULL,                           \
      "categorical split: extra L2 in its gain"},                                               \
     {"objective", LEAP_OPT_ENUM, GB_OFF(B, objective), 0, 0, 1, "logistic|squared",            \
      "loss: logistic (log-odds scores) or squared error"},                                     \

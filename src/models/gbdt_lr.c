@@ -37,7 +37,7 @@ static const leap_opt_def gblr_defs[] = {
      "FTRL learning-rate smoothing"},
     {"lr_l1", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_l1), 0.5, 0, 1e6, NULL, "FTRL L1"},
     {"lr_l2", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_l2), 1.0, 0, 1e6, NULL, "FTRL L2"},
-    {"lr_epochs", LEAP_OPT_INT, offsetof(gblr_opts, lr_epochs), 2, 1, 1000, NULL,
+    {"lr_epochs", LEAP_OPT_INT, offsetof(gblr_opts, lr_epochs), 1, 1, 1000, NULL,
      "passes of FTRL over the training data"},
     {"lr_raw", LEAP_OPT_BOOL, offsetof(gblr_opts, lr_raw), 1, 0, 1, NULL,
      "the LR sees the original features next to the leaves"},

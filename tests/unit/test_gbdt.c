@@ -778,6 +778,16 @@ TEST(payload_round_trip_and_corruption) {
             if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs", r, k);
     }
     ops->destroy(m2);
+    /* one row at a time (trees descended side by side) scores exactly as a
+     * block of rows (rows descended side by side) */
+    ops->predict_batch(&g->base, &d.b[0], p1);
+    for (size_t r = 0; r < d.b[0].n_rows; r++) {
+        leap_fbatch one = d.b[0];
+        one.n_rows = 1;
+        one.row_ptr = d.b[0].row_ptr + r;
+        ops->predict_batch(&g->base, &one, p2);
+        if (p2[0] != p1[r]) TH_FAIL("row %zu alone scores %.9g, in a batch %.9g", r, p2[0], p1[r]);
+    }
     /* every truncation is refused */
     for (size_t n = 0; n < pl.len; n += 1 + n / 16) {
         m2 = NULL;
