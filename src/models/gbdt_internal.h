@@ -214,6 +214,10 @@ static inline uint32_t gb_descend(const gb_node *nodes, const uint32_t *words, u
 typedef struct gb_bin {
     int64_t g, h;
 } gb_bin;
+/* One row's fixed-point gradient and hessian (|value| < 2^30). */
+typedef struct gb_grad {
+    int32_t g, h;
+} gb_grad;
 
 /* What the split search needs to know about a node and the options. */
 typedef struct gb_split_ctx {
@@ -253,7 +257,7 @@ static inline double gb_leaf_weight(double g, double h, double l1, double l2) {
 /* Histogram of the rows rows[0..n) of a row-major bin matrix X (F bytes a
  * row) with fixed-point gradients gh: hist[hoff[f] + X[r*F + f]] += gh[r].
  * hist is cleared first. */
-void leap__gbdt_hist_rows(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_bin *gh,
+void leap__gbdt_hist_rows(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_grad *gh,
                           const uint32_t *rows, size_t n, gb_bin *hist);
 
 #endif

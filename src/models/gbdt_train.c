@@ -4,8 +4,8 @@
  * bin matrix (row-major X for histograms, and its column-major transpose Xc
  * for partitions); nothing reads the dataset again. Then, per tree:
  *   1. gradients and hessians of the loss at the current scores, turned into
- *      fixed-point integers with one scale per tree (2^k such that the sum of
- *      all rows of all ranks fits 61 bits);
+ *      fixed-point int32 with one scale per tree (2^k such that a row's value
+ *      stays under 2^30 and the sum of all rows of all ranks fits 61 bits);
  *   2. row sampling (subsample, from seed and tree) and column sampling;
  *   3. growth: the root histogram, then repeatedly the best open leaf (by
  *      depth for depthwise, by gain for leafwise) is split: its rows are
@@ -38,6 +38,7 @@
 typedef int64_t v2i64 __attribute__((vector_size(16), may_alias));
 
 #define GB_MAX_TASKS 64 /* tasks of a parallel phase, at most */
+#define GB_GROUP     8  /* features whose histograms are built in one pass over the rows, at most */
 
 /* ---- thread pool ------------------------------------------------------------ */
 
@@ -300,10 +301,9 @@ void leap__gbdt_best_split(const gb_split_ctx *c, const gb_bin *hist, int64_t G,
 /* ---- histograms ------------------------------------------------------------------ */
 
 /* Adds rows[0..n) to hist (not cleared). */
-static void hist_rows_add(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_bin *gh,
+static void hist_rows_add(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_grad *gh,
                           const uint32_t *rows, size_t n, gb_bin *hist) {
     v2i64 *hv = (v2i64 *)hist;
-    const v2i64 *gv = (const v2i64 *)gh;
     for (size_t i = 0; i < n; i++) {
         uint32_t r = rows[i];
         if (i + 16 < n) {
@@ -311,13 +311,13 @@ static void hist_rows_add(const uint8_t *X, uint32_t F, const uint32_t *hoff, co
             __builtin_prefetch(&gh[rows[i + 16]]);
         }
         const uint8_t *x = X + (size_t)r * F;
-        v2i64 v = gv[r];
+        v2i64 v = {gh[r].g, gh[r].h};
         for (uint32_t f = 0; f < F; f++)
             hv[hoff[f] + x[f]] += v;
     }
 }
 
-void leap__gbdt_hist_rows(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_bin *gh,
+void leap__gbdt_hist_rows(const uint8_t *X, uint32_t F, const uint32_t *hoff, const gb_grad *gh,
                           const uint32_t *rows, size_t n, gb_bin *hist) {
     memset(hist, 0, (size_t)hoff[F] * sizeof *hist);
     hist_rows_add(X, F, hoff, gh, rows, n, hist);
@@ -354,10 +354,10 @@ typedef struct gb_train {
     float *y, *w;  /* [N] label, weight */
     double *score; /* [N] raw scores */
     float *gf;     /* [N][2] gradient, hessian (real) */
-    gb_bin *gh;    /* [N] fixed point */
+    gb_grad *gh;   /* [N] fixed point */
     uint8_t *inbag;
     uint32_t *rows, *tmpL, *tmpR; /* [N] */
-    gb_bin *ogh;                  /* [N] ordered gradients (features mode) */
+    gb_grad *ogh;                 /* [N] ordered gradients (features mode) */
     /* validation rows of this rank */
     size_t Nv;
     uint8_t *Xv;
@@ -394,6 +394,7 @@ typedef struct gb_train {
     size_t jcount[GB_MAX_TASKS][2]; /* partition: left and right rows per task */
     double jd[GB_MAX_TASKS][4];     /* gradients: loss, weight, max |g|, max h per task */
     atomic_size_t next;             /* next task of the running phase */
+    size_t group;                   /* features per histogram task (<= GB_GROUP) */
     size_t n_tasks;
     int64_t ji[64][2]; /* per-thread integer sums */
     int valid_pass;
@@ -537,19 +538,20 @@ static void quant_job(void *ctx, int tid) {
     while (take_task(S, &k)) {
         chunk(S->N, S->n_tasks, k, &a, &e);
         for (size_t r = a; r < e; r++) {
-            S->gh[r].g = llrint((double)S->gf[2 * r] * S->sg);
-            S->gh[r].h = llrint((double)S->gf[2 * r + 1] * S->sh);
+            S->gh[r].g = (int32_t)llrint((double)S->gf[2 * r] * S->sg);
+            S->gh[r].h = (int32_t)llrint((double)S->gf[2 * r + 1] * S->sh);
         }
     }
 }
 
-/* 2^k with k the largest such that max * rows * 2^k < 2^61. */
+/* 2^k with k the largest such that one row's value fits int32 (max * 2^k <
+ * 2^30) and the sum of all rows fits 61 bits (max * rows * 2^k < 2^61). */
 static double fixed_scale(double max, double rows) {
-    double t = max * (rows > 1 ? rows : 1);
+    double t = max * (rows > 2147483648.0 ? rows / 2147483648.0 : 1);
     if (!(t > 0) || !isfinite(t)) return 1.0;
     int ex;
     frexp(t, &ex); /* t < 2^ex */
-    int k = 61 - ex;
+    int k = 30 - ex;
     if (k > 200) k = 200;
     return ldexp(1.0, k);
 }
@@ -615,55 +617,65 @@ static void gather_job(void *ctx, int tid) {
     }
 }
 
-/* Histograms of features [f0, f1) from the column-major matrix: four
- * features at a time, so each row's index and gradient are read once per
- * four features while the four histograms (4 x 256 bins x 16 bytes) stay in
- * L1. rows = NULL: rows 0..n-1 in order (the root without sampling), g
- * indexed by row; otherwise g is in rows' order (ordered gradients). */
+/* Histograms of features [f0, f1) (at most GB_GROUP) from the column-major
+ * matrix: each row's index and gradient are read once for the whole group
+ * while the group's histograms (up to 8 x 256 bins x 16 bytes = 32 KB) stay
+ * in L1. rows = NULL: rows 0..n-1 in order (the root without sampling), g
+ * indexed by row; otherwise g is in rows' order (ordered gradients). One
+ * kernel per group size, so the inner loop over the group is unrolled. */
+#define GB_HIST_KERNEL(K)                                                                          \
+    static void hist_cols_##K(const uint8_t *const *c, v2i64 *const *h, const uint32_t *rows,      \
+                              const gb_grad *g, size_t n) {                                        \
+        if (rows)                                                                                  \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                uint32_t r = rows[i];                                                              \
+                v2i64 v = {g[i].g, g[i].h};                                                        \
+                for (size_t j = 0; j < K; j++)                                                     \
+                    h[j][c[j][r]] += v;                                                            \
+            }                                                                                      \
+        else                                                                                       \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                v2i64 v = {g[i].g, g[i].h};                                                        \
+                for (size_t j = 0; j < K; j++)                                                     \
+                    h[j][c[j][i]] += v;                                                            \
+            }                                                                                      \
+    }
+GB_HIST_KERNEL(1)
+GB_HIST_KERNEL(2)
+GB_HIST_KERNEL(3)
+GB_HIST_KERNEL(4)
+GB_HIST_KERNEL(5)
+GB_HIST_KERNEL(6)
+GB_HIST_KERNEL(7)
+GB_HIST_KERNEL(8)
+
 static void hist_cols(const uint8_t *Xc, size_t N, const uint32_t *hoff, size_t f0, size_t f1,
-                      const uint32_t *rows, const gb_bin *g, size_t n, gb_bin *dst) {
-    const v2i64 *gv = (const v2i64 *)g;
-    for (size_t f = f0; f < f1; f += 4) {
-        size_t k = f1 - f < 4 ? f1 - f : 4;
-        memset(dst + hoff[f], 0, (size_t)(hoff[f + k] - hoff[f]) * sizeof(gb_bin));
-        if (k == 4) {
-            const uint8_t *c0 = Xc + f * N, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
-            v2i64 *h0 = (v2i64 *)(dst + hoff[f]), *h1 = (v2i64 *)(dst + hoff[f + 1]);
-            v2i64 *h2 = (v2i64 *)(dst + hoff[f + 2]), *h3 = (v2i64 *)(dst + hoff[f + 3]);
-            if (rows) {
-                for (size_t i = 0; i < n; i++) {
-                    uint32_t r = rows[i];
-                    v2i64 v = gv[i];
-                    h0[c0[r]] += v;
-                    h1[c1[r]] += v;
-                    h2[c2[r]] += v;
-                    h3[c3[r]] += v;
-                }
-            } else {
-                for (size_t i = 0; i < n; i++) {
-                    v2i64 v = gv[i];
-                    h0[c0[i]] += v;
-                    h1[c1[i]] += v;
-                    h2[c2[i]] += v;
-                    h3[c3[i]] += v;
-                }
-            }
-            continue;
-        }
-        for (size_t j = f; j < f + k; j++) {
-            const uint8_t *c = Xc + j * N;
-            v2i64 *h = (v2i64 *)(dst + hoff[j]);
-            for (size_t i = 0; i < n; i++)
-                h[c[rows ? rows[i] : i]] += gv[i];
-        }
+                      const uint32_t *rows, const gb_grad *g, size_t n, gb_bin *dst) {
+    const uint8_t *c[GB_GROUP];
+    v2i64 *h[GB_GROUP];
+    size_t k = f1 - f0;
+    memset(dst + hoff[f0], 0, (size_t)(hoff[f1] - hoff[f0]) * sizeof(gb_bin));
+    for (size_t j = 0; j < k; j++) {
+        c[j] = Xc + (f0 + j) * N;
+        h[j] = (v2i64 *)(dst + hoff[f0 + j]);
+    }
+    switch (k) {
+    case 1: hist_cols_1(c, h, rows, g, n); break;
+    case 2: hist_cols_2(c, h, rows, g, n); break;
+    case 3: hist_cols_3(c, h, rows, g, n); break;
+    case 4: hist_cols_4(c, h, rows, g, n); break;
+    case 5: hist_cols_5(c, h, rows, g, n); break;
+    case 6: hist_cols_6(c, h, rows, g, n); break;
+    case 7: hist_cols_7(c, h, rows, g, n); break;
+    default: hist_cols_8(c, h, rows, g, n); break;
     }
 }
 
 static void hist_features_job(void *ctx, int tid) {
     gb_train *S = ctx;
     size_t k;
-    while (take_task(S, &k)) { /* a task: a group of four features */
-        size_t a = 4 * k, e = a + 4 < S->F ? a + 4 : S->F;
+    while (take_task(S, &k)) { /* a task: a group of S->group features */
+        size_t a = S->group * k, e = a + S->group < S->F ? a + S->group : S->F;
         if (S->jident)
             hist_cols(S->Xc, S->N, S->hoff, a, e, NULL, S->gh, S->jn, S->jdst);
         else
@@ -681,7 +693,7 @@ static int build_hist(gb_train *S, const uint32_t *rows, size_t n, gb_bin *dst, 
     } else if (S->o->hist_parallel == GB_HIST_FEATURES) {
         S->jident = rows == S->rows && n == S->N; /* all rows in order: no gather */
         if (!S->jident) run_tasks(S, gather_job, row_tasks(n));
-        run_tasks(S, hist_features_job, (S->F + 3) / 4);
+        run_tasks(S, hist_features_job, (S->F + S->group - 1) / S->group);
     } else {
         run_tasks(S, hist_rows_job, row_tasks(n));
         run_tasks(S, hist_reduce_job, 16);
@@ -1238,6 +1250,10 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double ho
     pool_start(&S->pool, S->T, ws);
     pool_on = 1;
     S->T = S->pool.T;
+    /* feature groups: as few as GB_GROUP allows, a multiple of the threads */
+    size_t n_groups =
+        (size_t)S->T * ((F + GB_GROUP * (size_t)S->T - 1) / (GB_GROUP * (size_t)S->T));
+    S->group = (F + n_groups - 1) / n_groups;
     if (S->N) run_tasks(S, transpose_job, F);
 
     /* base score: from the gradients at 0 (exact sums over all ranks) */
