@@ -1163,3 +1163,105 @@ TEST(bundle_round_trip_and_corrupt_tree_refused) {
     leap_bundle_free(&b);
     leap_dataset_close(ds);
 }
+
+/* ---- against XGBoost ---------------------------------------------------------------------------
+ */
+
+#include "../ref/gbdt_ref.h"
+
+/* Rows of set s that reach reference node i of tree nodes (the reference's
+ * own splits, from the root), as a mask. */
+static void ref_reach(const gbref_node *nodes, int i, int s, unsigned char *mask) {
+    for (int r = 0; r < GBREF_ROWS; r++) {
+        int n = 0;
+        while (n != i && nodes[n].feat >= 0) {
+            int v = gbref_x[s][r * GBREF_FEAT + nodes[n].feat];
+            int left = v == 0 ? nodes[n].default_left : v <= nodes[n].thr;
+            n = left ? nodes[n].left : nodes[n].right;
+        }
+        mask[r] = n == i;
+    }
+}
+
+/* Walks leap's tree (node a) beside XGBoost's (node i): same split feature,
+ * the same partition of the values present among the node's training rows,
+ * the same missing direction when the node has missing values, and the same
+ * leaf values (tolerance 2e-6: XGBoost prints 9 digits of float32; leap's
+ * sums are 2^-29-quantised). */
+static int same_tree(const gbdt_model *g, uint32_t a, const gbref_node *nodes, int i, int s,
+                     char *why, size_t wl) {
+    const gb_node *nd = &g->nodes[a];
+    const gbref_node *rn = &nodes[i];
+    if (rn->feat < 0) {
+        if (!nd->leaf) return snprintf(why, wl, "node %d: leap splits, xgboost has a leaf", i), 0;
+        if (fabs(nd->value - rn->leaf) > 2e-6)
+            return snprintf(why, wl, "leaf %d: %.9g vs xgboost %.9g", i, nd->value, rn->leaf), 0;
+        return 1;
+    }
+    if (nd->leaf) return snprintf(why, wl, "node %d: leap has a leaf, xgboost splits", i), 0;
+    if ((int)nd->feat != rn->feat)
+        return snprintf(why, wl, "node %d: feature %d vs xgboost %d", i, nd->feat, rn->feat), 0;
+    unsigned char mask[GBREF_ROWS];
+    ref_reach(nodes, i, s, mask);
+    int missing = 0;
+    for (int r = 0; r < GBREF_ROWS; r++) {
+        if (!mask[r]) continue;
+        int v = gbref_x[s][r * GBREF_FEAT + rn->feat];
+        if (v == 0) {
+            missing = 1;
+            continue;
+        }
+        if ((v <= (int)nd->thr) != (v <= rn->thr))
+            return snprintf(why, wl, "node %d: value %d on another side (thr %u vs %d)", i, v,
+                            nd->thr, rn->thr),
+                   0;
+    }
+    if (missing && (nd->miss == 0) != (rn->default_left == 1))
+        return snprintf(why, wl, "node %d: missing direction differs", i), 0;
+    return same_tree(g, nd->left, nodes, rn->left, s, why, wl) &&
+           same_tree(g, nd->right, nodes, rn->right, s, why, wl);
+}
+
+TEST(trees_match_xgboost_exact) {
+    leap_fz_kind k[GBREF_FEAT];
+    uint32_t cards[GBREF_FEAT];
+    for (int f = 0; f < GBREF_FEAT; f++) {
+        k[f] = LEAP_FZ_KIND_ORDINAL;
+        cards[f] = GBREF_K + 1;
+    }
+    for (int s = 0; s < GBREF_SETS; s++) {
+        leap_featurizer fz;
+        make_fz(&fz, GBREF_FEAT, k, cards);
+        data d = {0};
+        d.n = GBREF_ROWS;
+        d.F = GBREF_FEAT;
+        d.x = malloc(d.n * d.F * sizeof *d.x);
+        d.y = malloc(d.n * sizeof *d.y);
+        d.w = malloc(d.n * sizeof *d.w);
+        for (size_t i = 0; i < d.n * d.F; i++)
+            d.x[i] = gbref_x[s][i];
+        for (size_t i = 0; i < d.n; i++) {
+            d.y[i] = gbref_y[s][i];
+            d.w[i] = 1;
+        }
+        data_batches(&d, &fz, 128);
+        gbdt_opts o;
+        opts(&o);
+        o.trees = GBREF_ROUNDS;
+        o.max_depth = GBREF_DEPTH;
+        o.learning_rate = GBREF_ETA;
+        o.lambda_l2 = 1;
+        o.min_child_weight = 1;
+        gbdt_model *g = train(&fz, &o, &d, 1);
+        ASSERT_TRUE(g != NULL);
+        ASSERT_EQ_INT(g->n_trees, GBREF_ROUNDS);
+        for (int t = 0; t < GBREF_ROUNDS; t++) {
+            char why[256] = "";
+            if (!same_tree(g, g->trees[t].root, gbref_trees[s][t], 0, s, why, sizeof why))
+                TH_FAIL("set %d tree %d: %s", s, t, why);
+        }
+        g->base.ops->destroy(&g->base);
+        data_free(&d);
+        leap_featurizer_free(&fz);
+    }
+}
