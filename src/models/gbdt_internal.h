@@ -98,7 +98,7 @@ typedef struct gbdt_opts {
     {"seed", LEAP_OPT_INT, GB_OFF(B, seed), 1, 0, 2147483647, NULL,                            \
      "seed of row and column sampling"},                                                       \
     {"hist_parallel", LEAP_OPT_ENUM, GB_OFF(B, hist_parallel), 1, 0, 1, "rows|features",       \
-     "histogram threads split a node's rows or its features"},
+     "histogram threads split a node's rows or its features"}
 /* clang-format on */
 
 extern const leap_opt_table leap__gbdt_opt_table;

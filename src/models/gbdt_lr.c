@@ -30,9 +30,9 @@ typedef struct gblr_opts {
 } gblr_opts;
 
 static const leap_opt_def gblr_defs[] = {
-    GBDT_OPT_DEFS(offsetof(gblr_opts, gb)){"lr_alpha", LEAP_OPT_FLOAT,
-                                           offsetof(gblr_opts, lr_alpha), 0.05, 1e-6, 100, NULL,
-                                           "FTRL learning-rate scale of the LR on leaves"},
+    GBDT_OPT_DEFS(offsetof(gblr_opts, gb)),
+    {"lr_alpha", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_alpha), 0.01, 1e-6, 100, NULL,
+     "FTRL learning-rate scale of the LR (a row has a leaf per tree: lower than lr's)"},
     {"lr_beta", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_beta), 1.0, 0, 1e6, NULL,
      "FTRL learning-rate smoothing"},
     {"lr_l1", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_l1), 0.5, 0, 1e6, NULL, "FTRL L1"},
