@@ -53,7 +53,8 @@ grep -Eq "^  (I|C)[0-9]+ +(ordinal|categorical) +[0-9.]+%" insp.txt || fail "no 
     --set learning_rate=0.5 --set early_stopping_rounds=5 --quiet
 n=$("$LEAP" inspect g3.leap | sed -n 's/^gbdt.trees *\([0-9]*\) .*/\1/p')
 [ -n "$n" ] && [ "$n" -lt 400 ] || fail "early stopping kept $n trees"
-"$LEAP" inspect g3.leap | grep -q "best_valid_loss .* after $n trees" || fail "best iteration not recorded"
+"$LEAP" inspect g3.leap > insp3.txt
+grep -q "best_valid_loss .* after $n trees" insp3.txt || fail "best iteration not recorded: $(cat insp3.txt)"
 
 # trees + LR
 "$LEAP" train --model gbdt_lr --train d.train.lds --transform t.ltf -o gl.leap \
@@ -61,7 +62,8 @@ n=$("$LEAP" inspect g3.leap | sed -n 's/^gbdt.trees *\([0-9]*\) .*/\1/p')
 b=$(auc gl.leap)
 echo "gbdt_lr test AUC $b"
 awk -v a="$b" 'BEGIN{exit !(a > 0.70)}' || fail "gbdt_lr test AUC $b <= 0.70"
-"$LEAP" inspect gl.leap | grep -q "gbdt_lr.lr" || fail "gbdt_lr inspect"
+"$LEAP" inspect gl.leap > insp_gl.txt
+grep -q "gbdt_lr.lr" insp_gl.txt || fail "gbdt_lr inspect"
 
 # a raw numeric value (no terminal op) is refused with the reason
 printf 'features:\n  - source: I1\n    ops: [log1p]\n  - source: C1\n    ops: [vocabulary: {top_k: 10}]\n' > dense.yaml
