@@ -17,6 +17,8 @@ int leap_cmd_inspect(int argc, char **argv);
 int leap_cmd_stats(int argc, char **argv);
 int leap_cmd_schema(int argc, char **argv);
 int leap_cmd_validate(int argc, char **argv);
+int leap_cmd_serve(int argc, char **argv);
+int leap_cmd_loadtest(int argc, char **argv);
 
 /* Opens a dataset file, or parses a raw log file (format fmt, default
  * criteo; schema for csv) on `threads` threads into an in-memory dataset. */
