@@ -63,8 +63,8 @@ int leap_serve_inputs_find(const leap_serve_inputs *in, const char *name, size_t
  *                       digits ("7"), otherwise the shortest text that reads
  *                       back as the same double ("0.5"); true/false as text;
  *                       null, "" or absent = missing
- *   multi_categorical   array of values as above; for a weighted column also
- *                       [value, weight] pairs
+ *   multi_categorical   array of values as above, or of [value, weight]
+ *                       pairs (weight 1 when not given)
  *   timestamp           JSON integer, seconds since the epoch
  *   label, weight       optional numbers (ignored by prediction)
  *   Keys that are not input columns are ignored.

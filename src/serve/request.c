@@ -24,6 +24,12 @@ int leap_serve_inputs_init(leap_serve_inputs *in, const leap_featurizer *fz, lea
     in->schema.cols = calloc(n ? n : 1, sizeof *in->schema.cols);
     if (!in->schema.cols) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
     in->schema.n_cols = leap_fz_inputs(fz, in->schema.cols);
+    /* The featurizer does not record whether a multi_categorical column was
+     * weighted in training; featurizing reads a value's weight when the row
+     * group has one. Requests carry weights for every such column (1 unless
+     * given), which scores an unweighted column exactly as without weights. */
+    for (size_t c = 0; c < in->schema.n_cols; c++)
+        if (in->schema.cols[c].type == LEAP_COL_MULTI_CATEGORICAL) in->schema.cols[c].weighted = 1;
     uint64_t cap = 16;
     while (cap < 2 * in->schema.n_cols)
         cap *= 2;
@@ -233,9 +239,7 @@ static int fill_value(fill_ctx *F, size_t c, size_t r, const cJSON *v, place *p)
                 } else if (cat_value(e, &h)) {
                     place q = *p;
                     q.j = j;
-                    return type_err(F->err, &q,
-                                    rg->weighted[c] ? "a string or [value, weight]" : "a string",
-                                    e);
+                    return type_err(F->err, &q, "a string or [value, weight]", e);
                 }
                 if (h == 0) continue; /* empty items are skipped, as the readers do */
                 if (k + 1 > UINT32_MAX)
@@ -270,7 +274,36 @@ static int fill_object(fill_ctx *F, const leap_serve_inputs *in, size_t r, const
     return LEAP_OK;
 }
 
+/* Request bodies nest 5 deep at most ({"instances": [{"tags": [[v, w]]}]}).
+ * cJSON recurses once per level, and civetweb's worker threads have small
+ * stacks (about 100 KB), so deeper bodies are refused before parsing. */
+#define MAX_DEPTH 32
+
+static int too_deep(const char *s, size_t n) {
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > MAX_DEPTH) return 1;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 static cJSON *parse_body(const char *body, size_t len, leap_err *err) {
+    if (too_deep(body, len)) {
+        leap_err_set(err, LEAP_EINVAL, "body: nested more than %d levels deep", MAX_DEPTH);
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {

@@ -484,7 +484,7 @@ int leap_server_reload(leap_server *s, leap_err *err) {
 }
 
 /* ---- metrics ------------------------------------------------------------------------ */
-#define MAX_MODELS_LISTED 1024
+#define MAX_MODELS_LISTED 256 /* civetweb's worker stacks are small */
 
 int leap_server_metrics(leap_server *s, leap_buf *out) {
     const char *names[MAX_MODELS_LISTED + 1];
