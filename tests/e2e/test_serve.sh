@@ -211,17 +211,18 @@ for i in range(2000):
         out.append('{"slots": %s, "auction": %s, "reserve": %s, "position_ctr": %s, '
                    '"candidates": [{"bid": %s, "bid_type": %s, "id": %s}]}' %
                    tuple(random.choice(vals) for _ in range(7)))
-    elif k == 6:  # many rows
-        out.append('{"instances": [' + ",".join(["{}"] * random.randrange(0, 12000)) + "]}")
+    elif k == 6:  # many rows, a few over the limit of 10,000
+        n = random.randrange(0, 300) if i % 80 != 6 else random.randrange(10001, 10100)
+        out.append('{"instances": [' + ",".join(["{}"] * n) + "]}")
     else:         # columnar with mismatched lengths or types
         out.append('{"inputs": {"I1": [%s], "C1": %s}}' % (",".join(["1"] * random.randrange(5)),
                    random.choice(vals)))
 print("\n".join(out))
 EOF
 "$LEAP" loadtest --url "http://127.0.0.1:$PORT/v1/models/ctr:predict" --bodies junk.jsonl \
-    --rate 2500 --duration 2 --connections 4 --json j1.json > /dev/null
+    --rate 2500 --duration 2 --connections 4 --timeout 60 --json j1.json > /dev/null
 "$LEAP" loadtest --url "http://127.0.0.1:$PORT/v1/models/ctr:rank" --bodies junk.jsonl \
-    --rate 2500 --duration 2 --connections 4 --json j2.json > /dev/null
+    --rate 2500 --duration 2 --connections 4 --timeout 60 --json j2.json > /dev/null
 python3 - j1.json j2.json <<'EOF' || fail "junk bodies: $(cat j1.json j2.json)"
 import json, sys
 n = 0
@@ -279,8 +280,12 @@ cmp -s want1.txt want2.txt && fail "the two versions score alike: test is void"
 check_identity rows want2.txt
 grep -q '"model_version":2' resp0.json || fail "not on version 2"
 rss1=$(rss)
-awk -v a="$rss0" -v b="$rss1" 'BEGIN { exit !(b <= 1.10 * a) }' \
-    || fail "RSS after the swap $rss1 kB vs $rss0 kB before (> +10%)"
+if grep -qa __asan_init "$LEAP"; then
+    echo "note: AddressSanitizer build (freed memory is quarantined): RSS not checked" >&2
+else
+    awk -v a="$rss0" -v b="$rss1" 'BEGIN { exit !(b <= 1.10 * a) }' \
+        || fail "RSS after the swap $rss1 kB vs $rss0 kB before (> +10%)"
+fi
 echo "hot swap: RSS ${rss0} kB -> ${rss1} kB; p99 before/after in swap.lat" >&2
 
 # ---- a corrupt version is refused; serving continues -----------------------------------
