@@ -77,6 +77,7 @@ typedef struct leap_featurizer {
     uint32_t n_buckets; /* feature space size: 2^hash_bits, or the sum of field cards with a spec */
     size_t n_fields;
     leap_fz_field *fields;      /* [n_fields], owned */
+    struct leap_tf_spec *tf;    /* fitted transform spec (transform.h); NULL = plain hashing */
     char label[LEAP_NAME_MAX];  /* label column name ("" when none) */
     char weight[LEAP_NAME_MAX]; /* weight column name ("" when none) */
 } leap_featurizer;
@@ -98,9 +99,13 @@ size_t leap_fz_inputs(const leap_featurizer *fz, leap_column_def *cols);
 int leap_featurizer_write(const leap_featurizer *fz, FILE *f);
 int leap_featurizer_parse(leap_featurizer *fz, const char *text, size_t len, leap_err *err);
 
+#define LEAP_FZ_MAX_SOURCES 8 /* = LEAP_TF_MAX_SOURCES */
+
 /* Columns of one input schema resolved for a featurizer. */
 typedef struct leap_fz_binding {
-    int *col;       /* [n_fields] column index per field */
+    int *col;  /* [n_fields] column index per field (-1 for a cross) */
+    int *xcol; /* with a spec: [n_fields * LEAP_FZ_MAX_SOURCES] cross input columns (-1: a feature)
+                */
     int label_col;  /* -1 when the input has no label */
     int weight_col; /* -1 when absent */
 } leap_fz_binding;

@@ -17,6 +17,7 @@ int leap_cmd_inspect(int argc, char **argv);
 int leap_cmd_stats(int argc, char **argv);
 int leap_cmd_schema(int argc, char **argv);
 int leap_cmd_validate(int argc, char **argv);
+int leap_cmd_transform(int argc, char **argv);
 int leap_cmd_serve(int argc, char **argv);
 int leap_cmd_loadtest(int argc, char **argv);
 

@@ -5,6 +5,7 @@
 #include "leap/ingest.h"
 #include "leap/score.h"
 #include "leap/train.h"
+#include "leap/transform.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,9 +20,11 @@ static void usage(FILE *f, const leap_model_ops *ops) {
         f,
         "usage: leap train --model MODEL --train TRAIN.lds [--valid VALID.lds] -o OUT.leap\n"
         "                  [--threads N] [--seed S] [--epochs E] [--set KEY=VALUE]... [--quiet]\n"
-        "                  [--format criteo|csv|libsvm] [--schema S.yaml]\n\n"
+        "                  [--format criteo|csv|libsvm] [--schema S.yaml] [--transform T]\n\n"
         "TRAIN and VALID are datasets (leap ingest) or raw log files; raw files are\n"
-        "parsed on all cores into memory (--format, default criteo) and not written.\n\n");
+        "parsed on all cores into memory (--format, default criteo) and not written.\n"
+        "--transform takes a fitted transform (leap transform fit) or a transform spec\n"
+        "(YAML), fitted on TRAIN first; without it every column is hashed.\n\n");
     if (!ops) {
         fprintf(f, "models:\n");
         for (size_t i = 0; i < leap_model_count(); i++)
@@ -65,29 +68,24 @@ static void on_epoch(void *ud, const leap_epoch_info *ei) {
 
 int leap_cmd_train(int argc, char **argv) {
     const char *model = NULL, *train = NULL, *valid = NULL, *out = NULL, *fmt = NULL,
-               *schema = NULL;
+               *schema = NULL, *transform = NULL;
     int threads = 0, help = 0, quiet = 0;
     const char *epochs = NULL;
     uint64_t seed = 1;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     size_t n_sets = 0;
-    static const struct option lo[] = {{"model", required_argument, 0, 'm'},
-                                       {"train", required_argument, 0, 't'},
-                                       {"valid", required_argument, 0, 'v'},
-                                       {"output", required_argument, 0, 'o'},
-                                       {"threads", required_argument, 0, 'j'},
-                                       {"seed", required_argument, 0, 's'},
-                                       {"epochs", required_argument, 0, 'e'},
-                                       {"set", required_argument, 0, 'S'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {"format", required_argument, 0, 'f'},
-                                       {"schema", required_argument, 0, 'c'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"model", required_argument, 0, 'm'},     {"train", required_argument, 0, 't'},
+        {"valid", required_argument, 0, 'v'},     {"output", required_argument, 0, 'o'},
+        {"threads", required_argument, 0, 'j'},   {"seed", required_argument, 0, 's'},
+        {"epochs", required_argument, 0, 'e'},    {"set", required_argument, 0, 'S'},
+        {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {"format", required_argument, 0, 'f'},    {"schema", required_argument, 0, 'c'},
+        {"transform", required_argument, 0, 'T'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:t:v:o:j:s:e:S:qhf:c:", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:v:o:j:s:e:S:qhf:c:T:", lo, NULL)) != -1) {
         int64_t v;
         switch (c) {
         case 'm': model = optarg; break;
@@ -115,6 +113,7 @@ int leap_cmd_train(int argc, char **argv) {
         case 'q': quiet = 1; break;
         case 'f': fmt = optarg; break;
         case 'c': schema = optarg; break;
+        case 'T': transform = optarg; break;
         case 'h': help = 1; break;
         default:
             free(sets);
@@ -176,7 +175,20 @@ int leap_cmd_train(int argc, char **argv) {
     if (threads < 1) threads = 1;
     if (leap_cli_open_data(train, fmt, schema, threads, &dtrain, &err)) goto fail;
     if (valid && leap_cli_open_data(valid, fmt, schema, threads, &dvalid, &err)) goto fail;
-    if (leap_featurizer_init(&b.fz, &fzo, leap_dataset_schema(dtrain), &err)) goto fail;
+    if (transform && leap_transform_probe(transform)) {
+        if (leap_transform_load(transform, &b.fz, &err)) goto fail;
+    } else if (transform) {
+        leap_tf_spec *spec;
+        leap_tf_fit_report frep;
+        if (leap_tf_spec_load(transform, &spec, &err)) goto fail;
+        if (leap_transform_fit(spec, dtrain, threads, comm, &b.fz, &frep, &err)) goto fail;
+        if (!quiet && rank == 0)
+            fprintf(stderr,
+                    "fitted transform %s: %zu features, dimension %u, %d pass(es), %.2f s\n",
+                    transform, b.fz.n_fields, b.fz.n_buckets, frep.passes, frep.seconds);
+    } else if (leap_featurizer_init(&b.fz, &fzo, leap_dataset_schema(dtrain), &err)) {
+        goto fail;
+    }
     b.ops = ops;
     b.opts = mo;
     mo = NULL;
@@ -231,6 +243,7 @@ int leap_cmd_train(int argc, char **argv) {
         strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%SZ", &tm);
         leap_bundle_meta_set(&b, "created", v);
         leap_bundle_meta_set(&b, "train.path", train);
+        if (transform) leap_bundle_meta_set(&b, "transform.path", transform);
         snprintf(v, sizeof v, "%" PRIu64, leap_dataset_num_rows(dtrain));
         leap_bundle_meta_set(&b, "train.rows", v);
         snprintf(v, sizeof v, "%016" PRIx64, leap_dataset_fingerprint(dtrain));

@@ -24,6 +24,8 @@ static const leap_command commands[] = {
     {"stats", leap_cmd_stats, "profile each column: missing, distinct, top values, quantiles"},
     {"schema", leap_cmd_schema, "infer a validation schema (YAML) from a dataset"},
     {"validate", leap_cmd_validate, "check a dataset against a schema; drift vs a baseline"},
+    {"transform", leap_cmd_transform,
+     "fit a transform spec (vocabularies, quantiles); show, apply"},
     {"serve", leap_cmd_serve, "serve models over HTTP: predict, rank ads, hot reload, metrics"},
     {"loadtest", leap_cmd_loadtest, "open-loop HTTP load test: latency percentiles, cost"},
 };

@@ -5,6 +5,8 @@
  * (vocabularies and quantiles come with the transform system). */
 #include "leap/features.h"
 
+#include "features/transform_internal.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -113,11 +115,20 @@ int leap_featurizer_init(leap_featurizer *fz, const leap_fz_opts *o, const leap_
 
 void leap_featurizer_free(leap_featurizer *fz) {
     free(fz->fields);
+    leap_tf_spec_free(fz->tf);
+    fz->tf = NULL;
     fz->fields = NULL;
     fz->n_fields = 0;
 }
 
 int leap_featurizer_write(const leap_featurizer *fz, FILE *f) {
+    if (fz->tf) { /* a fitted spec: its binary state */
+        leap_buf b = {0};
+        int rc = leap__tf_serialize(fz, &b);
+        if (!rc && fwrite(b.p, 1, b.len, f) != b.len) rc = LEAP_EIO;
+        leap_buf_free(&b);
+        return rc;
+    }
     fprintf(f, "hash_bits=%d\nnumeric=%s\nlabel=%s\nweight=%s\n", fz->opts.hash_bits,
             fz->opts.numeric ? "raw" : "log_bucket", fz->label, fz->weight);
     for (size_t i = 0; i < fz->n_fields; i++)
@@ -127,6 +138,8 @@ int leap_featurizer_write(const leap_featurizer *fz, FILE *f) {
 
 int leap_featurizer_parse(leap_featurizer *fz, const char *text, size_t len, leap_err *err) {
     memset(fz, 0, sizeof *fz);
+    if (len >= 8 && !memcmp(text, LEAP_TF_MAGIC, 8))
+        return leap__tf_deserialize((const uint8_t *)text, len, "featurizer state", fz, err);
     size_t cap = 16;
     fz->fields = calloc(cap, sizeof *fz->fields);
     if (!fz->fields) return leap_err_set(err, LEAP_ENOMEM, "featurizer: out of memory");
@@ -207,7 +220,10 @@ static const leap_col_type op_source[LEAP_FZ_OP_COUNT] = {
 };
 
 size_t leap_fz_n_inputs(const leap_featurizer *fz) {
-    return fz->n_fields + (fz->label[0] != 0) + (fz->weight[0] != 0);
+    size_t n = (fz->label[0] != 0) + (fz->weight[0] != 0);
+    for (size_t i = 0; i < fz->n_fields; i++)
+        n += fz->fields[i].tf ? (size_t)fz->fields[i].tf->n_src : 1;
+    return n;
 }
 
 static size_t add_input(leap_column_def *cols, size_t n, const char *name, leap_col_type t) {
@@ -223,34 +239,75 @@ size_t leap_fz_inputs(const leap_featurizer *fz, leap_column_def *cols) {
     size_t n = 0;
     if (fz->label[0]) n = add_input(cols, n, fz->label, LEAP_COL_LABEL);
     if (fz->weight[0]) n = add_input(cols, n, fz->weight, LEAP_COL_WEIGHT);
-    for (size_t i = 0; i < fz->n_fields; i++)
-        n = add_input(cols, n, fz->fields[i].column, op_source[fz->fields[i].op]);
+    for (size_t i = 0; i < fz->n_fields; i++) {
+        const leap_tf_field *t = fz->fields[i].tf;
+        if (!t) {
+            n = add_input(cols, n, fz->fields[i].column, op_source[fz->fields[i].op]);
+            continue;
+        }
+        for (int j = 0; j < t->n_src; j++)
+            if (t->ref[j] < 0) {
+                size_t before = n;
+                n = add_input(cols, n, t->src[j], t->src_type[j]);
+                if (n > before) cols[n - 1].weighted = j == 0 && t->src_weighted;
+            }
+    }
     return n;
+}
+
+/* Column of `name` in s with type t, or an error naming both. */
+static int bind_col(const leap_schema *s, const char *input_name, const char *name, leap_col_type t,
+                    int *out, leap_err *err) {
+    int c = leap_schema_find(s, name);
+    if (c < 0)
+        return leap_err_set(err, LEAP_EINVAL, "%s: column '%s' required by the model is missing",
+                            input_name, name);
+    if (s->cols[c].type != t)
+        return leap_err_set(err, LEAP_EINVAL, "%s: column '%s' is %s, the model expects %s",
+                            input_name, name, leap_col_type_name(s->cols[c].type),
+                            leap_col_type_name(t));
+    *out = c;
+    return LEAP_OK;
 }
 
 int leap_fz_bind(const leap_featurizer *fz, const leap_schema *s, const char *input_name,
                  leap_fz_binding *b, leap_err *err) {
     memset(b, 0, sizeof *b);
     b->col = calloc(fz->n_fields, sizeof *b->col);
-    if (!b->col) return leap_err_set(err, LEAP_ENOMEM, "featurizer: out of memory");
+    if (fz->tf) b->xcol = calloc(fz->n_fields * LEAP_FZ_MAX_SOURCES, sizeof *b->xcol);
+    if (!b->col || (fz->tf && !b->xcol)) {
+        leap_fz_binding_free(b);
+        return leap_err_set(err, LEAP_ENOMEM, "featurizer: out of memory");
+    }
     for (size_t i = 0; i < fz->n_fields; i++) {
-        int c = leap_schema_find(s, fz->fields[i].column);
-        if (c < 0) {
-            leap_fz_binding_free(b);
-            return leap_err_set(err, LEAP_EINVAL,
-                                "%s: column '%s' required by the model is missing", input_name,
-                                fz->fields[i].column);
+        const leap_tf_field *t = fz->fields[i].tf;
+        int rc = LEAP_OK;
+        if (!t) {
+            rc = bind_col(s, input_name, fz->fields[i].column, op_source[fz->fields[i].op],
+                          &b->col[i], err);
+        } else if (!t->cross) {
+            rc = bind_col(s, input_name, t->src[0], t->src_type[0], &b->col[i], err);
+            if (!rc && t->src_type[0] == LEAP_COL_MULTI_CATEGORICAL && t->use_weights &&
+                !s->cols[b->col[i]].weighted)
+                rc = leap_err_set(err, LEAP_EINVAL,
+                                  "%s: column '%s' has no value weights; the model uses them",
+                                  input_name, t->src[0]);
+        } else {
+            b->col[i] = -1;
+            for (int j = 0; j < LEAP_FZ_MAX_SOURCES; j++)
+                b->xcol[i * LEAP_FZ_MAX_SOURCES + j] = -1;
+            for (int j = 0; j < t->n_src && !rc; j++)
+                if (t->ref[j] < 0)
+                    rc = bind_col(s, input_name, t->src[j], t->src_type[j],
+                                  &b->xcol[i * LEAP_FZ_MAX_SOURCES + j], err);
         }
-        if (s->cols[c].type != op_source[fz->fields[i].op]) {
+        if (rc) {
             leap_fz_binding_free(b);
-            return leap_err_set(err, LEAP_EINVAL, "%s: column '%s' is %s, the model expects %s",
-                                input_name, fz->fields[i].column,
-                                leap_col_type_name(s->cols[c].type),
-                                leap_col_type_name(op_source[fz->fields[i].op]));
+            return rc;
         }
-        b->col[i] = c;
     }
     b->label_col = fz->label[0] ? leap_schema_find(s, fz->label) : -1;
+    if (!fz->label[0] && fz->tf) b->label_col = leap_schema_find_type(s, LEAP_COL_LABEL);
     if (b->label_col >= 0 && s->cols[b->label_col].type != LEAP_COL_LABEL) b->label_col = -1;
     b->weight_col = fz->weight[0] ? leap_schema_find(s, fz->weight) : -1;
     if (b->weight_col < 0) b->weight_col = leap_schema_find_type(s, LEAP_COL_WEIGHT);
@@ -259,7 +316,9 @@ int leap_fz_bind(const leap_featurizer *fz, const leap_schema *s, const char *in
 
 void leap_fz_binding_free(leap_fz_binding *b) {
     free(b->col);
+    free(b->xcol);
     b->col = NULL;
+    b->xcol = NULL;
 }
 
 void leap_fbatch_free(leap_fbatch *b) {
@@ -300,14 +359,117 @@ static inline uint32_t bucket(uint64_t seed, uint64_t token, uint32_t mask) {
     return (uint32_t)(leap_mix64(seed, token) & mask);
 }
 
+/* ---- spec fields (the fitted transform) ------------------------------------ */
+
+/* Local index (and value) of single-valued spec field i at row r. */
+static uint32_t tf_local(const leap_featurizer *fz, const leap_fz_binding *b,
+                         const leap_rowgroup *rg, size_t i, size_t r, float *val) {
+    const leap_fz_field *f = &fz->fields[i];
+    const leap_tf_field *t = f->tf;
+    *val = 1.0f;
+    if (t->cross) {
+        uint64_t tok[LEAP_FZ_MAX_SOURCES];
+        for (int j = 0; j < t->n_src; j++) {
+            if (t->ref[j] >= 0) {
+                float v;
+                tok[j] = tf_local(fz, b, rg, (size_t)t->ref[j], r, &v);
+            } else {
+                tok[j] = rg->cols[b->xcol[i * LEAP_FZ_MAX_SOURCES + j]].u64[r];
+            }
+        }
+        return leap__tf_apply_cross(t, f->seed, tok);
+    }
+    const leap_column *c = &rg->cols[b->col[i]];
+    if (t->src_type[0] == LEAP_COL_NUMERIC) return leap__tf_apply_num(t, f->seed, c->f32[r], val);
+    return leap__tf_apply_cat(t, f->seed, c->u64[r]);
+}
+
+/* Single-valued spec field i for rows [t0, t1) of the tiled layout. */
+static void tf_tile(const leap_featurizer *fz, const leap_fz_binding *b, const leap_rowgroup *rg,
+                    size_t i, size_t t0, size_t t1, leap_fbatch *out) {
+    const size_t F = fz->n_fields;
+    const leap_fz_field *f = &fz->fields[i];
+    const leap_tf_field *t = f->tf;
+    const uint32_t off = f->offset;
+    uint32_t *ix = out->idx + i;
+    float *vv = out->val + i;
+    uint16_t *ff = out->field + i;
+    if (t->cross) {
+        uint64_t tok[LEAP_FZ_MAX_SOURCES];
+        for (size_t r = t0; r < t1; r++) {
+            for (int j = 0; j < t->n_src; j++) {
+                int ref = t->ref[j];
+                tok[j] = ref >= 0 ? out->idx[r * F + (size_t)ref] - fz->fields[ref].offset
+                                  : rg->cols[b->xcol[i * LEAP_FZ_MAX_SOURCES + j]].u64[r];
+            }
+            ix[r * F] = off + leap__tf_apply_cross(t, f->seed, tok);
+            vv[r * F] = 1.0f;
+            ff[r * F] = (uint16_t)i;
+        }
+        return;
+    }
+    const leap_column *c = &rg->cols[b->col[i]];
+    if (t->src_type[0] == LEAP_COL_NUMERIC) {
+        for (size_t r = t0; r < t1; r++) {
+            float v;
+            ix[r * F] = off + leap__tf_apply_num(t, f->seed, c->f32[r], &v);
+            vv[r * F] = v;
+            ff[r * F] = (uint16_t)i;
+        }
+        return;
+    }
+    for (size_t r = t0; r < t1; r++) {
+        ix[r * F] = off + leap__tf_apply_cat(t, f->seed, c->u64[r]);
+        vv[r * F] = 1.0f;
+        ff[r * F] = (uint16_t)i;
+    }
+}
+
+/* Spec field i at row r in the row-major layout, appended at k; returns the
+ * new k. */
+static uint32_t tf_row(const leap_featurizer *fz, const leap_fz_binding *b, const leap_rowgroup *rg,
+                       size_t i, size_t r, leap_fbatch *out, uint32_t k) {
+    const leap_fz_field *f = &fz->fields[i];
+    const leap_tf_field *t = f->tf;
+    if (!f->multi) {
+        float v;
+        out->idx[k] = f->offset + tf_local(fz, b, rg, i, r, &v);
+        out->val[k] = v;
+        out->field[k] = (uint16_t)i;
+        return k + 1;
+    }
+    const leap_column *c = &rg->cols[b->col[i]];
+    const leap_tf_op *term = &t->ops[t->n_ops - 1];
+    uint32_t a = c->offsets[r], e = c->offsets[r + 1];
+    if (a == e) { /* no values: the filled value, or the missing index */
+        uint64_t h = leap__tf_cat(t, t->n_ops - 1, 0);
+        out->idx[k] = f->offset + (h ? leap__tf_index(term, f->seed, h) : 0);
+        out->val[k] = 1.0f;
+        out->field[k] = (uint16_t)i;
+        return k + 1;
+    }
+    const float *vw = t->use_weights && rg->weighted[b->col[i]] ? c->vw : NULL;
+    for (uint32_t j = a; j < e; j++) {
+        out->idx[k] = f->offset + leap__tf_index(term, f->seed, c->u64[j]);
+        out->val[k] = vw ? vw[j] : 1.0f;
+        out->field[k] = (uint16_t)i;
+        k++;
+    }
+    return k;
+}
+
 int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const leap_rowgroup *rg,
                    leap_fbatch *out, leap_err *err) {
     size_t n = rg->n_rows;
     /* Worst case: one entry per single-valued field plus every multi value. */
     size_t nnz = 0;
     for (size_t i = 0; i < fz->n_fields; i++) {
+        if (!fz->fields[i].multi) {
+            nnz += n;
+            continue;
+        }
         const leap_column *c = &rg->cols[b->col[i]];
-        nnz += fz->fields[i].op == LEAP_FZ_MULTI_HASH ? (size_t)c->offsets[n] + n : n;
+        nnz += fz->fields[i].multi ? (size_t)c->offsets[n] + n : n;
     }
     if (nnz > UINT32_MAX) return leap_err_set(err, LEAP_EINVAL, "featurizer: row group too large");
     if (fbatch_reserve(out, n, nnz))
@@ -328,7 +490,7 @@ int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const le
      * (FZ_TILE * F entries) stays in cache. */
     int single = 1;
     for (size_t i = 0; i < fz->n_fields; i++)
-        single &= fz->fields[i].op != LEAP_FZ_MULTI_HASH;
+        single &= !fz->fields[i].multi;
     if (single) {
         enum { FZ_TILE = 128 };
         const size_t F = fz->n_fields;
@@ -338,11 +500,15 @@ int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const le
             size_t t1 = t0 + FZ_TILE < n ? t0 + FZ_TILE : n;
             for (size_t i = 0; i < F; i++) {
                 const leap_fz_field *f = &fz->fields[i];
-                const leap_column *c = &rg->cols[b->col[i]];
-                const uint32_t miss = bucket(f->seed ^ FZ_MISSING, 0, mask);
                 uint32_t *ix = out->idx + i;
                 float *vv = out->val + i;
                 uint16_t *ff = out->field + i;
+                if (f->tf) {
+                    tf_tile(fz, b, rg, i, t0, t1, out);
+                    continue;
+                }
+                const leap_column *c = &rg->cols[b->col[i]];
+                const uint32_t miss = bucket(f->seed ^ FZ_MISSING, 0, mask);
                 switch (f->op) {
                 case LEAP_FZ_HASH:
                     for (size_t r = t0; r < t1; r++) {
@@ -383,6 +549,10 @@ int leap_featurize(const leap_featurizer *fz, const leap_fz_binding *b, const le
         out->row_ptr[r] = k;
         for (size_t i = 0; i < fz->n_fields; i++) {
             const leap_fz_field *f = &fz->fields[i];
+            if (f->tf) {
+                k = tf_row(fz, b, rg, i, r, out, k);
+                continue;
+            }
             const leap_column *c = &rg->cols[b->col[i]];
             uint32_t ix;
             float v = 1.0f;
