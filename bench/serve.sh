@@ -38,6 +38,29 @@ free_port() { # a port nothing listens on
 }
 wait_up() { for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0; sleep 0.1; done; return 1; }
 
+# server-side time of one handler from leap serve's histogram: snapshot, then
+# "p99 <= X µs" as the bucket bound the 99th percentile falls in (diff of two snapshots)
+snap() { curl -s "http://127.0.0.1:$PORT/metrics" > "$work/$1.prom"; }
+server_p99() { # BEFORE AFTER MODEL HANDLER
+    $PY - "$work/$1.prom" "$work/$2.prom" "$3" "$4" <<'EOF'
+import re, sys
+def buckets(path):
+    b = {}
+    pat = re.compile(r'leap_request_duration_seconds_bucket\{model="%s",handler="%s",le="([^"]+)"\} (\d+)'
+                     % (sys.argv[3], sys.argv[4]))
+    for line in open(path):
+        m = pat.match(line)
+        if m: b[m.group(1)] = int(m.group(2))
+    return b
+a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
+les = sorted(b, key=lambda k: float("inf") if k == "+Inf" else float(k))
+total = b["+Inf"] - a.get("+Inf", 0)
+for le in les:
+    if b[le] - a.get(le, 0) >= 0.99 * total:
+        print("<= %s µs" % ("inf" if le == "+Inf" else "%g" % (float(le) * 1e6))); break
+EOF
+}
+
 # run NAME URL BODIES RATE SECONDS CONNS PID ROWS: one loadtest, JSON in $work/NAME.json
 run() {
     "$LEAP" loadtest --url "$2" --bodies "$3" --rate "$4" --duration "$5" --connections "$6" \
@@ -106,6 +129,7 @@ say ""
 say "machine: $(nproc) vCPUs, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -r); $(date -u +%Y-%m-%d)"
 say "data: leap datagen --rows $ROWS --seed 42 (90% train, bodies from the last 10%)"
 say "cost: server CPU seconds / $(nproc) CPUs x \$$PRICE per machine-hour"
+say "load average at the start (other work on the machine): $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- leap serve -----------------------------------------------------------------------
 PORT=$(free_port)
@@ -117,10 +141,14 @@ wait_up "$PORT" || { cat "$work/serve.log"; exit 1; }
 base=http://127.0.0.1:$PORT/v1/models
 
 header
+server_side=()
 for m in "${models[@]}"; do
     run "warm_$m" "$base/$m:predict" "$work/b1.jsonl" 2000 2 8 "$SPID" 1
+    snap "a_$m"
     run "predict_$m" "$base/$m:predict" "$work/b1.jsonl" 2000 10 8 "$SPID" 1
+    snap "b_$m"
     row "predict_$m" "$m 1-row :predict, 8 conns"
+    server_side+=("$m :predict at 2,000 req/s: server-side p99 $(server_p99 "a_$m" "b_$m" "$m" predict)")
 done
 leap_rates=(5000 10000 15000 20000 25000 30000)
 for r in "${leap_rates[@]}"; do
@@ -128,9 +156,14 @@ for r in "${leap_rates[@]}"; do
     row "ladder_leap_$r" "lr :predict ladder, 8 conns"
 done
 for m in "${models[@]}"; do
+    snap "c_$m"
     run "rank_$m" "$base/$m:rank" "$work/rank100.jsonl" 200 10 8 "$SPID" 100
+    snap "d_$m"
     row "rank_$m" "$m :rank 100 candidates"
+    server_side+=("$m :rank (100 candidates) at 200 req/s: server-side p99 $(server_p99 "c_$m" "d_$m" "$m" rank)")
 done
+say ""
+for l in "${server_side[@]}"; do say "$l (from leap serve's latency histogram: handler time)"; done
 
 # ---- hot swap under load ----------------------------------------------------------------
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$SPID/status"; }
@@ -185,4 +218,5 @@ fs=$(sustained ladder_flask_ "${flask_rates[@]}")
 say ""
 say "sustained rate at p99 <= $SLO_MS ms (8 connections): leap $ls req/s, Flask+sklearn $fs req/s$(
     [ "$fs" -gt 0 ] && awk -v a="$ls" -v b="$fs" 'BEGIN { printf " (%.0fx)", a / b }')"
+say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "written: $out"

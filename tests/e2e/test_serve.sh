@@ -105,12 +105,13 @@ for path in sys.argv[1:]:
     for p in body.split(","):
         print(p)
 EOF
-check_identity() { # MODE WANT: all rows of rows.tsv served in MODE match WANT
+check_identity() { # MODE WANT [MODEL]: all rows of rows.tsv served in MODE match WANT
+    local model=${3:-ctr}
     python3 tojson.py "$1" 50 rows.tsv > req.jsonl
     local i=0 files=()
     while IFS= read -r line; do
         printf '%s' "$line" > "req$i.json"
-        code=$(post /v1/models/ctr:predict "req$i.json" "resp$i.json")
+        code=$(post "/v1/models/$model:predict" "req$i.json" "resp$i.json")
         expect 200 "$code" "predict ($1)"
         files+=("resp$i.json")
         i=$((i + 1))
@@ -121,6 +122,28 @@ check_identity() { # MODE WANT: all rows of rows.tsv served in MODE match WANT
 check_identity rows want1.txt
 check_identity columns want1.txt
 grep -q '"model_version":1' resp0.json || fail "no model_version in $(head -c 200 resp0.json)"
+
+# a model trained with a transform spec (vocabularies, quantile buckets, standardize, a
+# cross) is served through its fitted transform, bit-identical too
+cat > spec.yaml <<'EOF'
+features:
+  - {name: i1q, source: I1, ops: [bucketize: {quantiles: 8}]}
+  - {name: i5, source: I5, ops: [fill_missing: {value: 0}, log1p, standardize]}
+  - {name: i7, source: I7, ops: [log_bucket]}
+  - {name: c1, source: C1, ops: [vocabulary: {min_count: 2, oov_buckets: 2}]}
+  - {name: c2, source: C2, ops: [hash: {buckets: 1000}]}
+  - {name: c3, source: C3, ops: [fill_missing: mode, vocabulary]}
+  - {name: x, cross: [c1, i1q], buckets: 5000}
+EOF
+"$LEAP" train --model lr --train d.tsv --transform spec.yaml -o tf.leap --threads 1 --seed 1 --quiet
+mkdir -p repo/tf/.incoming && cp tf.leap repo/tf/.incoming/model.leap && mv repo/tf/.incoming repo/tf/1
+"$LEAP" predict --model tf.leap --input rows.tsv -o ptf.tsv 2>/dev/null
+tail -n +2 ptf.tsv | cut -f2 > wanttf.txt
+for _ in $(seq 1 100); do grep -q "model tf version 1: loaded" serve.log && break; sleep 0.05; done
+check_identity rows wanttf.txt tf
+check_identity columns wanttf.txt tf
+code=$(get /v1/models/tf/metadata out.json); expect 200 "$code" "transform metadata"
+grep -q '"name":"C3","type":"categorical"' out.json || fail "tf metadata: $(head -c 300 out.json)"
 
 # bodies built by leap loadtest from the same rows score the same too
 "$LEAP" loadtest --data rows.tsv --rows-per-request 200 --max-bodies 1 --write-bodies lt.jsonl 2>/dev/null
