@@ -3,14 +3,15 @@
 # would drive it:
 #  - scores served for raw Criteo rows equal `leap predict`'s, bit for bit
 #    (row and columnar formats); status, metadata, :rank with prices
-#  - every error code: 400 (naming the field), 401, 404, 405, 413
+#  - every error code: 400 (naming the field), 401, 404, 405, 413, 503 (/readyz)
 #  - 10,000 malformed or random bodies, then correct answers still
 #  - /metrics passes `promtool check metrics`; /healthz, /readyz
 #  - hot reload under a steady load: zero failed requests, responses switch to
 #    the new version, the old one is freed and RSS comes back within 10 %
 #  - a corrupt new version is refused while serving continues on the old one
 #  - access log off by default, JSON lines with --access-log; admin off
-#    without a token file; SIGTERM under load exits 0
+#    without a token file; SIGTERM under load exits 0; a new model appearing in an
+#    empty repository is picked up by the poll
 set -euo pipefail
 : "${LEAP:?set LEAP to the leap binary}"
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
@@ -346,4 +347,14 @@ import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 assert any(l["path"] == "/v1/models/ctr:predict" and l["status"] == 200 for l in lines), lines
 EOF
+# ---- an empty repository: not ready (503) until a model appears (poll) ---------------------
+mkdir -p empty
+start_server serve3.log --models empty --poll 0.1 --threads 4
+code=$(get /readyz out.json); expect 503 "$code" "readyz with no model"
+mkdir -p empty/.incoming && cp m1.leap empty/.incoming/model.leap
+mkdir -p empty/new && mv empty/.incoming empty/new/1
+for _ in $(seq 1 100); do [ "$(get /readyz out.json)" = 200 ] && break; sleep 0.05; done
+code=$(get /readyz out.json); expect 200 "$code" "readyz after a model appeared"
+code=$(post /v1/models/new:predict ok.json out.json); expect 200 "$code" "predict on the new model"
+kill -TERM "$PID"; wait "$PID"
 echo "ok: serve"
