@@ -258,8 +258,9 @@ static int handle_model(leap_server *s, struct mg_connection *c, worker *w,
     } else {
         int rb = read_body(c, w, ri, s->o.max_body);
         if (rb == -1) {
-            code = respond_error(c, w, 413, "Connection: close\r\n",
-                                 "body larger than the limit of %zu bytes", s->o.max_body);
+            /* civetweb reads and drops the rest of the body, and the connection stays usable */
+            code = respond_error(c, w, 413, NULL, "body larger than the limit of %zu bytes",
+                                 s->o.max_body);
         } else if (rb < 0) {
             code = respond_error(c, w, 400, "Connection: close\r\n", "body could not be read");
         } else {
