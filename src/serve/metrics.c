@@ -14,10 +14,10 @@ const char *const leap__handler_names[LEAP__H_COUNT] = {
 
 const int leap__codes[LEAP__N_CODES] = LEAP__CODES;
 
-/* 50 µs .. 10 s: the 1-row predict target (250 µs) falls between buckets. */
-const double leap__buckets[LEAP__N_BUCKETS] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                               0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
-                                               0.5,     1,      2.5,     10};
+/* 50 µs .. 10 s, with bounds at the targets: 250 µs (1-row predict), 2 ms (:rank). */
+const double leap__buckets[LEAP__N_BUCKETS] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0015,
+                                               0.002,   0.0025, 0.005,   0.01,   0.025, 0.05,
+                                               0.1,     0.25,   0.5,     1,      2.5,   10};
 
 int leap__code_index(int code) {
     for (int i = 0; i < LEAP__N_CODES - 1; i++)

@@ -32,7 +32,7 @@ int leap__code_index(int code);
 extern const int leap__codes[LEAP__N_CODES];
 
 /* Latency histogram upper bounds in seconds (+Inf implied). */
-#define LEAP__N_BUCKETS 16
+#define LEAP__N_BUCKETS 18
 extern const double leap__buckets[LEAP__N_BUCKETS];
 
 typedef struct leap__req_stats {
