@@ -253,8 +253,9 @@ typedef struct leap_server_opts {
  * the reload thread. */
 int leap_server_start(const leap_server_opts *o, leap_repo *repo, leap_server **out, leap_err *err);
 int leap_server_port(const leap_server *s);
-/* Graceful stop: stops accepting, lets requests in flight finish, stops the
- * reload thread, frees the server (not the repository). */
+/* Graceful stop: new requests get 503 while the requests in flight finish
+ * (at most request_timeout_ms), then the listener and connections close; stops
+ * the reload thread, frees the server (not the repository). */
 void leap_server_stop(leap_server *s);
 /* Runs one reload cycle on the reload thread and waits for it (as POST
  * /admin/reload does). */

@@ -36,6 +36,7 @@ struct leap_server {
     int port;
     leap__req_stats stats; /* requests naming no (known) model */
     atomic_long inflight;
+    atomic_int draining; /* stopping: new requests get 503 while those in flight finish */
     double started;
     /* reload thread */
     pthread_t reloader;
@@ -362,6 +363,8 @@ static int handler(struct mg_connection *c, void *cbdata) {
         static const char oom[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
         mg_write(c, oom, sizeof oom - 1);
         code = 503;
+    } else if (atomic_load(&s->draining)) {
+        code = respond_error(c, w, 503, "Connection: close\r\n", "server shutting down");
     } else if (!strncmp(p, "/v1/models/", 11)) {
         route rt;
         if (parse_model_path(p + 11, &rt))
@@ -616,9 +619,14 @@ int leap_server_port(const leap_server *s) { return s->port; }
 
 void leap_server_stop(leap_server *s) {
     if (!s) return;
-    /* civetweb stops accepting, lets workers finish their current request,
-     * closes the connections and joins its threads */
-    if (s->ctx) mg_stop(s->ctx);
+    /* mg_stop makes civetweb's reads and writes fail at once, so requests in
+     * flight are let finish first (at most the request timeout); new requests
+     * meanwhile get 503, which also turns /readyz away */
+    atomic_store(&s->draining, 1);
+    double deadline = leap_now() + s->o.request_timeout_ms * 1e-3;
+    while (s->ctx && atomic_load(&s->inflight) > 0 && leap_now() < deadline)
+        usleep(1000);
+    if (s->ctx) mg_stop(s->ctx); /* closes the listener and the connections, joins the workers */
     s->ctx = NULL;
     pthread_mutex_lock(&s->mu);
     s->stop = 1;

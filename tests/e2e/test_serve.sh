@@ -10,7 +10,8 @@
 #    the new version, the old one is freed and RSS comes back within 10 %
 #  - a corrupt new version is refused while serving continues on the old one
 #  - access log off by default, JSON lines with --access-log; admin off
-#    without a token file; SIGTERM under load exits 0; a new model appearing in an
+#    without a token file; SIGTERM under load answers the request in flight and
+#    exits 0; a new model appearing in an
 #    empty repository is picked up by the poll
 set -euo pipefail
 : "${LEAP:?set LEAP to the leap binary}"
@@ -65,7 +66,7 @@ mkdir -p repo/ctr/1
 cp m1.leap repo/ctr/1/model.leap
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > token
 start_server serve.log --models repo --poll 0.2 --admin-token-file token --threads 16 \
-    --max-body 200000
+    --max-body 5000000
 curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || fail "not ready"
 
 # ---- bit-identical to leap predict ---------------------------------------------
@@ -198,7 +199,7 @@ code=$(get /nothing out.json); expect 404 "$code" "unknown path"
 code=$(get /v1/models/ctr:predict out.json); expect 405 "$code" "GET predict"
 code=$(post /v1/models/ctr ok.json out.json); expect 405 "$code" "POST status"
 code=$(post /metrics ok.json out.json); expect 405 "$code" "POST metrics"
-python3 -c 'print("{\"instances\": [" + ",".join(["{\"I1\": 1}"] * 30000) + "]}")' > big.json
+python3 -c 'print("{\"instances\": [" + ",".join(["{\"I1\": 1}"] * 600000) + "]}")' > big.json
 code=$(post /v1/models/ctr:predict big.json out.json); expect 413 "$code" "body too large"
 code=$(post /admin/reload ok.json out.json); expect 401 "$code" "reload without token"
 code=$(curl -s -o out.json -w '%{http_code}' -X POST -H "Authorization: Bearer nope" \
@@ -326,12 +327,36 @@ grep -q '"version":"3","state":"END"' out.json || fail "status of v3: $(cat out.
 get /metrics metrics.txt >/dev/null
 grep -q '^leap_model_load_failures_total{model="ctr"} 1' metrics.txt || fail "no failure metric"
 
-# ---- SIGTERM under load: exit 0 ---------------------------------------------------------
+# ---- SIGTERM under load: the request in flight is answered, then exit 0 --------------------
 "$LEAP" loadtest --url "http://127.0.0.1:$PORT/v1/models/ctr:predict" --bodies one.jsonl \
     --rate 200 --duration 2 --connections 2 > /dev/null 2>&1 &
 lt=$!
-sleep 0.5
-kill -TERM "$PID"
+python3 - "$PORT" "$PID" <<'EOF' || fail "graceful stop"
+import json, os, signal, socket, sys, time, urllib.request
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+cands = [{"id": str(i), "bid": 1 + i % 7,
+          "features": {"C%d" % (1 + j): "v%d" % ((i * 7 + j) % 50) for j in range(26)}}
+         for i in range(9000)]
+body = json.dumps({"slots": 3, "candidates": cands}).encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"POST /v1/models/ctr:rank HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+          % len(body) + body)
+# wait until the server holds it (the metrics request itself is one in flight)
+def in_flight():
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port).read().decode()
+    return int([l for l in text.splitlines() if l.startswith("leap_requests_in_flight ")][0].split()[1])
+t = time.time()
+while in_flight() < 2:
+    assert time.time() - t < 10, "the big request never got in flight"
+os.kill(pid, signal.SIGTERM)
+data = b""
+s.settimeout(30)
+while b"\r\n\r\n" not in data:
+    d = s.recv(65536)
+    assert d, "connection closed without an answer"
+    data += d
+assert data.startswith(b"HTTP/1.1 200"), data[:200]
+EOF
 rc=0; wait "$PID" || rc=$?
 [ "$rc" = 0 ] || fail "exit code $rc after SIGTERM"
 grep -q "SIGTERM: stopping" serve.log || fail "no stop message"
