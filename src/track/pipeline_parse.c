@@ -941,7 +941,7 @@ int leap_pipeline_clone(const leap_pipeline *p, leap_pipeline **out, leap_err *e
             oom = 1;
             break;
         }
-        memcpy(b->deps, a->deps, a->n_deps * sizeof *b->deps);
+        if (a->n_deps) memcpy(b->deps, a->deps, a->n_deps * sizeof *b->deps);
         b->n_deps = a->n_deps;
         for (size_t i = 0; !oom && i < a->n_inputs; i++) {
             const leap_pl_input *x = &a->inputs[i];

@@ -140,7 +140,7 @@ static int step_key(sched *s, job_rt *j, size_t si, char key[17], leap_err *err)
                 rc = LEAP_ENOMEM;
                 break;
             }
-            memcpy(items, o->items, o->n_items * sizeof *items);
+            if (o->n_items) memcpy(items, o->items, o->n_items * sizeof *items);
             if (o->type == LEAP_PL_MAP) qsort(items, o->n_items, sizeof *items, cmp_str);
             for (size_t k = 0; k < o->n_items && !rc; k++)
                 if (leap_buf_append(&b, items[k], strlen(items[k])) ||

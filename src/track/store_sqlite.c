@@ -534,6 +534,7 @@ static int sq_run_get(void *db, int64_t id, leap_run_detail *d, leap_err *err) {
     sqlite3_bind_int64(q, 1, id);
     if (sqlite3_step(q) != SQLITE_ROW) {
         sqlite3_finalize(q);
+        leap_run_detail_free(d);
         return leap_err_set(err, LEAP_ENOTFOUND, "store %s: no run %lld", s->path, (long long)id);
     }
     read_run(q, pool, &d->run);
