@@ -554,7 +554,7 @@ int leap_cmd_runs(int argc, char **argv) {
     int c;
     optind = 2;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         int64_t v;
         switch (c) {
         case O_STORE: o.store = optarg; break;

@@ -391,8 +391,13 @@ static void summarize(const char *kind, harvest *h) {
                      h_get(h, "train_logloss"), e);
     } else if (!strcmp(kind, "push")) {
         const char *d = h_tagget(h, "decision"), *why = h_tagget(h, "reason");
-        snprintf(h->summary, sizeof h->summary, "%s%s%s", d ? d : "?", why ? ": " : "",
-                 why ? why : "");
+        double v = h_get(h, "version");
+        if (why)
+            snprintf(h->summary, sizeof h->summary, "%s: %s", d ? d : "?", why);
+        else if (!isnan(v) && v > 0)
+            snprintf(h->summary, sizeof h->summary, "%s: version %.0f", d ? d : "?", v);
+        else
+            snprintf(h->summary, sizeof h->summary, "%s", d ? d : "?");
     }
 }
 
