@@ -180,4 +180,12 @@ done
 "$LEAP" runs show last > last.txt
 grep -q "(eval)" last.txt && grep -q "^  auc" last.txt && grep -q "in   model" last.txt ||
     fail "plain eval not tracked: $(cat last.txt)"
+# 11. caching is by content: touching an input reruns nothing, a changed byte reruns
+"$LEAP" datagen --rows 2000 --seed 3 -o raw.tsv > /dev/null
+printf 'steps:\n  ingest: {kind: ingest, inputs: {data: raw.tsv}, options: {format: criteo}}\n  stats: {kind: stats, inputs: {data: "${ingest.dataset}"}}\n' > lit.yaml
+"$LEAP" run lit.yaml 2> /dev/null | grep -q "2 ran, 0 cached" || fail "literal input: first run"
+touch raw.tsv
+"$LEAP" run lit.yaml 2> /dev/null | grep -q "0 ran, 2 cached" || fail "touch reran a step"
+head -1 raw.tsv >> raw.tsv
+"$LEAP" run lit.yaml 2> /dev/null | grep -q "2 ran, 0 cached" || fail "changed input not rerun"
 echo "test_pipeline: ok"
