@@ -599,6 +599,8 @@ int leap_cmd_runs(int argc, char **argv) {
     }
     leap_track *t;
     if (leap_cli_store_open("runs", o.store, 0, &t)) return 1;
+    leap_err rerr = {0};
+    leap_track_reap(t, NULL, &rerr); /* runs of dead processes show as killed, not running */
     int rc;
     if (is_list)
         rc = cmd_list(t, &o);
