@@ -213,10 +213,18 @@ static int sq_open_raw(const char *path, int flags, sq **out, leap_err *err) {
     }
     sqlite3_busy_timeout(s->db, 60000);
     sqlite3_extended_result_codes(s->db, 1);
-    int rc = exec(s,
+    /* Switching a new file to WAL takes an exclusive lock that the busy
+     * handler does not always wait for: retry while other openers hold it. */
+    int rc = LEAP_OK;
+    for (int tries = 0;; tries++) {
+        rc = exec(s,
                   "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                   "PRAGMA foreign_keys = ON;",
                   err);
+        int code = sqlite3_errcode(s->db) & 0xff;
+        if (!rc || tries >= 200 || (code != SQLITE_BUSY && code != SQLITE_LOCKED)) break;
+        usleep(10000);
+    }
     if (rc) {
         sq_close(s);
         return rc;

@@ -172,8 +172,13 @@ TEST(batched_metrics_are_fast) {
     double dt = now_s() - t0;
     free(pts);
     /* The issue asks "well under a second"; 10k points take ~20 ms in a
-     * Release build; 1 s leaves room for sanitizers and a busy machine. */
+     * Release build (bench/track.sh measures it): 1 s leaves room for a busy
+     * machine, 5 s for the sanitizers on a busy machine. */
+#ifdef __SANITIZE_ADDRESS__
+    ASSERT_TRUE(dt < 5.0);
+#else
     ASSERT_TRUE(dt < 1.0);
+#endif
     leap_run_detail d;
     ASSERT_OK(leap_track_run_get(t, run, &d, &err));
     ASSERT_EQ_INT(d.metrics[0].n_points + d.metrics[1].n_points, N);
