@@ -9,9 +9,10 @@
 #   target, no errors, p99 <= SLO_MS) for leap and for Flask, and their ratio
 #   :rank with 100 candidates at 200 req/s
 #   a hot swap under 2,000 req/s: p99 before / during, errors, RSS
-#   server CPU and cost per million predictions at COST_PER_HOUR for the machine
+#   server CPU and cost per million predictions at the pipeline's price table
+#   (CPU-hours and GB-hours of resident memory; CPU_HOUR and GB_HOUR override it)
 # TF Serving is not packaged for Debian and cannot be installed here, so it is
-# not in the comparison. Usage: bench/serve.sh   (env: ROWS, SLO_MS, COST_PER_HOUR)
+# not in the comparison. Usage: bench/serve.sh   (env: ROWS, SLO_MS, CPU_HOUR, GB_HOUR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup --bench
@@ -20,7 +21,9 @@ LEAP=$PWD/build/leap
 PY=/usr/bin/python3
 ROWS=${ROWS:-200000}
 SLO_MS=${SLO_MS:-10}
-PRICE=${COST_PER_HOUR:-0.096} # USD/h of a 2-vCPU on-demand VM (e.g. AWS m6i.large, us-east-1)
+price=()
+[ -n "${CPU_HOUR:-}" ] && price+=(--cpu-hour "$CPU_HOUR")
+[ -n "${GB_HOUR:-}" ] && price+=(--gb-hour "$GB_HOUR")
 work=bench-out/serve
 rm -rf "$work"
 mkdir -p "$work"
@@ -64,7 +67,7 @@ EOF
 # run NAME URL BODIES RATE SECONDS CONNS PID ROWS: one loadtest, JSON in $work/NAME.json
 run() {
     "$LEAP" loadtest --url "$2" --bodies "$3" --rate "$4" --duration "$5" --connections "$6" \
-        --server-pid "$7" --cost-per-hour "$PRICE" --rows-per-request "$8" \
+        --server-pid "$7" "${price[@]}" --rows-per-request "$8" \
         --json "$work/$1.json" --latency-log "$work/$1.lat" > "$work/$1.txt"
 }
 field() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/$1.json" "$2"; }
@@ -81,7 +84,7 @@ EOF
 }
 header() {
     say ""
-    say "| run | target req/s | achieved req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | errors | server CPU | \$ per M predictions |"
+    say "| run | target req/s | achieved req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | errors | server CPU | cost per M predictions |"
     say "|---|---|---|---|---|---|---|---|---|---|"
 }
 sustained() { # NAME-prefix RATES...: highest rate meeting the SLO
@@ -128,7 +131,7 @@ say "# leap serve benchmark"
 say ""
 say "machine: $(nproc) vCPUs, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -r); $(date -u +%Y-%m-%d)"
 say "data: leap datagen --rows $ROWS --seed 42 (90% train, bodies from the last 10%)"
-say "cost: server CPU seconds / $(nproc) CPUs x \$$PRICE per machine-hour"
+say "cost: the pipeline's price table (leap_cost_price): server CPU-hours x ${CPU_HOUR:-0.048} + GB-hours of resident memory x ${GB_HOUR:-0.0065}"
 say "load average at the start (other work on the machine): $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- leap serve -----------------------------------------------------------------------

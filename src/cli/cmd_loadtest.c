@@ -1,11 +1,13 @@
 /* cmd_loadtest.c — `leap loadtest`: drive an HTTP model server open-loop at a
  * fixed request rate and report latency percentiles (from each request's
  * scheduled send time), the achieved rate, errors and — with the server's
- * CPU time — the cost per million requests and predictions. Bodies come from
+ * CPU time and memory — the cost per million requests and predictions at the
+ * pipeline's price table (leap_cost_price). Bodies come from
  * a file (one JSON body a line) or are built from rows of a raw log or
  * dataset. The engine is in src/serve/loadtest.c. */
 #include "cli/cli.h"
 #include "leap/serve.h"
+#include "leap/track.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -19,13 +21,15 @@ static void usage(FILE *f) {
             "                     [--rate 1000] [--duration 10] [--connections 8]\n"
             "                     [--rows-per-request 1] [--candidates K --slots 3 --auction gsp]\n"
             "                     [--max-bodies 1000] [--write-bodies OUT.jsonl]\n"
-            "                     [--server-pid PID] [--cost-per-hour USD] [--machine-cpus N]\n"
+            "                     [--server-pid PID] [--cpu-hour PRICE] [--gb-hour PRICE]\n"
             "                     [--timeout 5] [--latency-log FILE] [--json OUT.json]\n"
             "Open loop: request k is due at k/rate s; latency counts from the due time.\n"
             "--data builds :predict bodies (rows-per-request instances each) or, with\n"
             "--candidates, :rank bodies. --write-bodies writes the bodies and exits.\n"
-            "--server-pid reads the server's CPU seconds from /proc; cost = its CPU share of a\n"
-            "machine of --machine-cpus cores priced --cost-per-hour.\n");
+            "--server-pid reads the server's CPU seconds and memory from /proc; the cost is\n"
+            "priced like pipeline runs: CPU-hours x --cpu-hour (default %g) + GB-hours of\n"
+            "resident memory x --gb-hour (default %g).\n",
+            LEAP_COST_CPU_HOUR, LEAP_COST_GB_HOUR);
 }
 
 static int parse_url(const char *url, char *host, size_t hn, int *port, const char **path) {
@@ -107,6 +111,18 @@ static double proc_cpu(long pid) {
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Resident memory of a process in bytes (0 when unknown). */
+static long proc_rss(long pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
+    if (f) fclose(f);
+    return kb * 1024;
+}
+
 static void human_time(double s, char *buf, size_t n) {
     if (s < 1e-3)
         snprintf(buf, n, "%.0f µs", s * 1e6);
@@ -127,7 +143,8 @@ int leap_cmd_loadtest(int argc, char **argv) {
     leap_body_opts bo = {0};
     leap_loadtest_opts o = {.rate = 1000, .duration = 10, .connections = 8, .timeout = 5};
     long pid = 0;
-    double price = 0, cpus = (double)leap_num_cpus();
+    leap_price price = {LEAP_COST_CPU_HOUR, LEAP_COST_GB_HOUR};
+    double cpus = (double)leap_num_cpus();
     static const struct option lo[] = {{"url", required_argument, 0, 'u'},
                                        {"bodies", required_argument, 0, 'B'},
                                        {"data", required_argument, 0, 'd'},
@@ -143,8 +160,8 @@ int leap_cmd_loadtest(int argc, char **argv) {
                                        {"max-bodies", required_argument, 0, 'M'},
                                        {"write-bodies", required_argument, 0, 'W'},
                                        {"server-pid", required_argument, 0, 'p'},
-                                       {"cost-per-hour", required_argument, 0, '$'},
-                                       {"machine-cpus", required_argument, 0, 'C'},
+                                       {"cpu-hour", required_argument, 0, '$'},
+                                       {"gb-hour", required_argument, 0, 'G'},
                                        {"timeout", required_argument, 0, 'T'},
                                        {"latency-log", required_argument, 0, 'L'},
                                        {"json", required_argument, 0, 'J'},
@@ -153,7 +170,7 @@ int leap_cmd_loadtest(int argc, char **argv) {
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "u:B:d:f:s:r:t:c:n:K:S:A:M:W:p:$:C:T:L:J:h", lo, NULL)) !=
+    while ((c = getopt_long(argc, argv, "u:B:d:f:s:r:t:c:n:K:S:A:M:W:p:$:G:T:L:J:h", lo, NULL)) !=
            -1) {
         double d;
         int64_t v;
@@ -171,8 +188,8 @@ int leap_cmd_loadtest(int argc, char **argv) {
         case 'h': usage(stdout); return 0;
         case 'r': name = "rate"; break;
         case 't': name = "duration"; break;
-        case '$': name = "cost-per-hour"; break;
-        case 'C': name = "machine-cpus"; break;
+        case '$': name = "cpu-hour"; break;
+        case 'G': name = "gb-hour"; break;
         case 'T': name = "timeout"; break;
         case 'c':
         case 'n':
@@ -202,8 +219,8 @@ int leap_cmd_loadtest(int argc, char **argv) {
                    2;
         if (c == 'r') o.rate = d;
         if (c == 't') o.duration = d;
-        if (c == '$') price = d;
-        if (c == 'C') cpus = d;
+        if (c == '$') price.cpu_hour = d;
+        if (c == 'G') price.gb_hour = d;
         if (c == 'T') o.timeout = d;
     }
     if (optind < argc || (!bodies_path == !bo.path) || (!url && !write_path)) {
@@ -272,15 +289,17 @@ int leap_cmd_loadtest(int argc, char **argv) {
     double cost_req = -1, cost_pred = -1, util = -1;
     if (cpu >= 0 && r.seconds > 0) {
         util = cpu / r.seconds / cpus;
-        printf("server CPU %.2f s = %.1f%% of %.0f CPUs", cpu, 100 * util, cpus);
-        if (price > 0 && r.ok) {
-            /* the server's share of the machine: CPU seconds over the machine's cores */
-            double dollars = cpu / cpus / 3600.0 * price;
-            cost_req = dollars / (double)r.ok * 1e6;
+        long rss = proc_rss(pid);
+        printf("server CPU %.2f s = %.1f%% of %.0f CPUs, resident memory %.0f MB", cpu, 100 * util,
+               cpus, (double)rss / 1e6);
+        if (r.ok) {
+            /* priced like a pipeline run: the CPU it used and the memory it held */
+            leap_run_cost rc0 = {.wall_s = r.seconds, .cpu_s = cpu, .peak_rss = (uint64_t)rss};
+            cost_req = leap_cost_price(&price, &rc0) / (double)r.ok * 1e6;
             cost_pred = cost_req / (double)rows;
-            printf("; at $%.4g/h per %.0f-CPU machine: $%.4g per million requests, $%.4g per "
+            printf("; at %g per CPU-hour and %g per GB-hour: %.4g per million requests, %.4g per "
                    "million predictions",
-                   price, cpus, cost_req, cost_pred);
+                   price.cpu_hour, price.gb_hour, cost_req, cost_pred);
         }
         printf("\n");
     }
