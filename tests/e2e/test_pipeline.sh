@@ -17,6 +17,15 @@ cd "$tmp"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export LEAP_STORE=$tmp/leap.db
 
+cat > spec.yaml <<'EOF'
+features:
+  - source: [I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13]
+    ops: [bucketize: {quantiles: 16}]
+  - source: [C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14, C15, C16, C17, C18,
+             C19, C20, C21, C22, C23, C24, C25, C26]
+    ops: [vocabulary: {min_count: 2, oov_buckets: 4}]
+  - {name: C1xC14, cross: [C1, C14], buckets: 10000}
+EOF
 cat > p.yaml <<'EOF'
 name: ctr
 experiment: e2e
@@ -32,10 +41,13 @@ steps:
     kind: split
     inputs: {data: "${ingest.dataset}"}
     options: {fractions: [0.8, 0.1, 0.1]}
+  transform:
+    kind: transform_fit
+    inputs: {spec: spec.yaml, data: "${split.train}"}
   train:
     kind: train
-    inputs: {train: "${split.train}", valid: "${split.valid}"}
-    options: {model: lr, epochs: 2, threads: 1, set: {hash_bits: 16, alpha: 0.05}}
+    inputs: {train: "${split.train}", valid: "${split.valid}", transform: "${transform.transform}"}
+    options: {model: lr, epochs: 2, threads: 1, set: {alpha: 0.05}}
   eval:
     kind: eval
     inputs: {model: "${train.model}", data: "${split.test}"}
@@ -49,25 +61,25 @@ EOF
 
 # 1. first run: everything runs, the model is pushed as version 1
 "$LEAP" run p.yaml --jobs 2 > out1.txt 2> err1.txt || { cat err1.txt; fail "first run"; }
-grep -q "6 ran, 0 cached, 0 failed" out1.txt || fail "first run: $(cat out1.txt)"
+grep -q "7 ran, 0 cached, 0 failed" out1.txt || fail "first run: $(cat out1.txt)"
 [ -f models/ctr/1/model.leap ] && [ -f models/ctr/1/metrics.json ] || fail "not pushed: $(ls -R models)"
 
 # 2. second run: every step cached, under 2 s
 t0=$(date +%s.%N)
 "$LEAP" run p.yaml > out2.txt 2> err2.txt
 t1=$(date +%s.%N)
-grep -q "0 ran, 6 cached" out2.txt || fail "second run did not skip: $(cat out2.txt err2.txt)"
-[ "$(grep -c '] cached' err2.txt)" -eq 6 ] || fail "cached steps not reported: $(cat err2.txt)"
+grep -q "0 ran, 7 cached" out2.txt || fail "second run did not skip: $(cat out2.txt err2.txt)"
+[ "$(grep -c '] cached' err2.txt)" -eq 7 ] || fail "cached steps not reported: $(cat err2.txt)"
 awk -v a="$t0" -v b="$t1" 'BEGIN{exit !(b - a < 2)}' || fail "cached rerun took $(echo "$t1 - $t0" | bc) s"
 [ ! -d models/ctr/2 ] || fail "a cached push pushed again"
 
-# 3. one train option changed: train, eval, push rerun; a worse model (fewer
-#    hash buckets) is refused by the relative threshold, and that is recorded
-sed 's/hash_bits: 16/hash_bits: 8/' p.yaml > worse.yaml
+# 3. one train option changed: train, eval, push rerun; a worse model (a
+#    heavy L1) is refused by the relative threshold, and that is recorded
+sed 's/alpha: 0.05}/alpha: 0.05, l1: 30}/' p.yaml > worse.yaml
 "$LEAP" run worse.yaml > out3.txt 2> err3.txt || { cat err3.txt; fail "worse run"; }
-grep -q "3 ran, 3 cached" out3.txt || fail "changed option: $(cat out3.txt err3.txt)"
+grep -q "3 ran, 4 cached" out3.txt || fail "changed option: $(cat out3.txt err3.txt)"
 for s in train eval push; do grep -q "^\[$s\] done" err3.txt || fail "$s did not rerun"; done
-for s in data ingest split; do grep -q "^\[$s\] cached" err3.txt || fail "$s was not cached"; done
+for s in data ingest split transform; do grep -q "^\[$s\] cached" err3.txt || fail "$s was not cached"; done
 grep -q "^\[push\] done.*refused" err3.txt || fail "worse model not refused: $(cat err3.txt)"
 [ ! -d models/ctr/2 ] || fail "a refused model was pushed"
 "$LEAP" runs list --filter "kind = push and tags.decision = refused" > refused.txt
@@ -86,7 +98,7 @@ ls -a models/ctr | grep -q tmp && fail "temporary folder left in the repository"
 
 # 4. --force train reruns train and everything downstream, nothing upstream
 "$LEAP" run better.yaml --force train > out5.txt 2> err5.txt
-grep -q "3 ran, 3 cached" out5.txt || fail "--force train: $(cat out5.txt)"
+grep -q "3 ran, 4 cached" out5.txt || fail "--force train: $(cat out5.txt)"
 grep -q "^\[split\] cached" err5.txt || fail "--force train reran split"
 
 # 5. kill test: SIGKILL during training, rerun finishes without redoing the rest
@@ -105,7 +117,7 @@ grep -q "^\[train\] done" kill_err.txt && fail "training finished before the kil
 sleep 0.2 # the step process dies with the pipeline (PR_SET_PDEATHSIG)
 "$LEAP" run slow.yaml --set train.epochs=3 > rerun_out.txt 2> rerun_err.txt ||
     { cat rerun_err.txt; fail "rerun after kill"; }
-for s in data ingest split; do grep -q "^\[$s\] cached" rerun_err.txt || fail "$s redone after kill"; done
+for s in data ingest split transform; do grep -q "^\[$s\] cached" rerun_err.txt || fail "$s redone after kill"; done
 grep -q "^\[train\] done" rerun_err.txt || fail "train not redone after kill"
 "$LEAP" runs show "$killed_run" | head -1 | grep -q "killed$" ||
     fail "killed run $killed_run not marked killed: $("$LEAP" runs show "$killed_run" | head -1)"
@@ -171,7 +183,7 @@ head -1 runs.csv | grep -q "metrics.auc" || fail "csv header"
 "$LEAP" runs export --json --filter 'kind = sweep' | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d) == 3' ||
     fail "export --json"
 "$LEAP" lineage models/ctr/1/model.leap > lin.txt
-for w in "written by run" "(train)" "(split)" "(ingest)" "(datagen)"; do
+for w in "written by run" "(train)" "(transform_fit)" "(split)" "(ingest)" "(datagen)"; do
     grep -qF "$w" lin.txt || fail "lineage lacks '$w': $(cat lin.txt)"
 done
 
