@@ -854,18 +854,8 @@ done:
 
 int leap_pipeline_load(const char *path, leap_pipeline **out, leap_err *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return leap_err_set(err, LEAP_EIO, "%s: cannot open: %s", path, strerror(errno));
     leap_buf b = {0};
-    char chunk[8192];
-    size_t got;
-    int rc = LEAP_OK;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (b.len + got > (16u << 20) || leap_buf_append(&b, chunk, got)) {
-            rc = leap_err_set(err, LEAP_EINVAL, "%s: too large for a pipeline file", path);
-            break;
-        }
-    fclose(f);
+    int rc = leap_read_file(path, 16u << 20, &b, err);
     if (!rc) rc = leap_pipeline_parse(b.p ? (const char *)b.p : "", b.len, path, out, err);
     leap_buf_free(&b);
     return rc;
