@@ -12,7 +12,7 @@ out=$root/build-fuzz
 CC=${CC:-clang}
 mkdir -p "$out/obj"
 flags=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -I"$root/include" -I"$root/src" -ULEAP_HAVE_MPI)
-libs=(-lzstd -lxxhash -lcyaml -lz -lm -lpthread)
+libs=(-lzstd -lxxhash -lcyaml -lyaml -lcjson -lsqlite3 -lcivetweb -lz -lm -lpthread)
 
 # library objects once, instrumented for coverage but without libFuzzer's main
 objs=()

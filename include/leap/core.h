@@ -157,6 +157,9 @@ typedef struct leap_buf {
 /* Appends n bytes; returns LEAP_ENOMEM on failure (buffer unchanged). */
 int leap_buf_append(leap_buf *b, const void *data, size_t n);
 void leap_buf_free(leap_buf *b);
+/* Reads a whole file into out (emptied first), refusing files over max
+ * bytes (0 = no limit); errors name the path. */
+int leap_read_file(const char *path, size_t max, leap_buf *out, leap_err *err);
 
 /* Peak resident set size of this process in bytes (0 when unknown). */
 size_t leap_peak_rss(void);

@@ -147,6 +147,7 @@ int leap_cmd_eval(int argc, char **argv) {
     if (leap_score_dataset(&b, ds, threads, p, y, w, key_col, key, &err)) goto fail;
     leap_metrics m;
     if (leap_metrics_compute(p, y, w, n, &m, &err)) goto fail;
+    leap_cli_track_eval(&m);
     if (key_col >= 0 &&
         leap_metrics_sliced(p, y, w, key, n, (size_t)max_slices, &slices, &n_slices, &err))
         goto fail;

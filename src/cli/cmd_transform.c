@@ -17,8 +17,11 @@ static void usage(FILE *f) {
     fprintf(f, "usage: leap transform fit --spec SPEC.yaml --data DATA -o OUT.ltf [--threads N]\n"
                "                          [--format criteo|csv|libsvm] [--schema S.yaml]\n"
                "       leap transform show (OUT.ltf | MODEL.leap) [--json]\n"
-               "       leap transform apply --transform (OUT.ltf | MODEL.leap) --data DATA -o OUT\n"
-               "                          [--format ...] [--schema ...] [--threads N]\n\n"
+               "       leap transform apply --transform (OUT.ltf | MODEL.leap) --data DATA\n"
+               "                          (-o OUT | --discard) [--format ...] [--schema ...]\n"
+               "                          [--threads N]\n\n"
+               "apply -o writes one \"label idx:val ...\" line per row; --discard featurizes\n"
+               "every row on all threads and reports the throughput only.\n\n"
                "DATA is a dataset (leap ingest) or a raw log file. The spec syntax is in\n"
                "docs/FORMATS.md; fitting runs on all cores and, under mpirun, on all ranks.\n");
 }
@@ -46,20 +49,25 @@ static int load_fitted(const char *path, leap_featurizer *fz, leap_err *err) {
 
 typedef struct targs {
     const char *spec, *data, *out, *transform, *fmt, *schema;
-    int threads, json;
+    int threads, json, discard;
 } targs;
 
 static int parse_args(int argc, char **argv, targs *a) {
-    static const struct option lo[] = {
-        {"spec", required_argument, 0, 'p'},    {"data", required_argument, 0, 'd'},
-        {"output", required_argument, 0, 'o'},  {"transform", required_argument, 0, 'T'},
-        {"format", required_argument, 0, 'f'},  {"schema", required_argument, 0, 'c'},
-        {"threads", required_argument, 0, 'j'}, {"json", no_argument, 0, 'J'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option lo[] = {{"spec", required_argument, 0, 'p'},
+                                       {"data", required_argument, 0, 'd'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {"transform", required_argument, 0, 'T'},
+                                       {"format", required_argument, 0, 'f'},
+                                       {"schema", required_argument, 0, 'c'},
+                                       {"threads", required_argument, 0, 'j'},
+                                       {"json", no_argument, 0, 'J'},
+                                       {"discard", no_argument, 0, 'D'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "p:d:o:T:f:c:j:Jh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:d:o:T:f:c:j:JDh", lo, NULL)) != -1) {
         int64_t v;
         switch (c) {
         case 'p': a->spec = optarg; break;
@@ -69,6 +77,7 @@ static int parse_args(int argc, char **argv, targs *a) {
         case 'f': a->fmt = optarg; break;
         case 'c': a->schema = optarg; break;
         case 'J': a->json = 1; break;
+        case 'D': a->discard = 1; break;
         case 'j':
             if (leap_parse_i64(optarg, &v) || v < 1 || v > 1024)
                 return usage_fail("--threads: not an integer in [1, 1024]:", optarg);
@@ -140,13 +149,75 @@ static int cmd_show(int argc, char **argv) {
     return 0;
 }
 
+/* --discard: featurize every row group on all threads, keep nothing. */
+typedef struct discard_run {
+    leap_dataset *ds;
+    const leap_featurizer *fz;
+    leap_rowgroup *rg;
+    leap_fbatch *fb;
+    leap_fz_binding *bind;
+    size_t *nnz;
+    leap_err errs[64];
+} discard_run;
+
+static int discard_task(void *ctx, size_t g, int t) {
+    discard_run *D = ctx;
+    int rc = leap_dataset_read_row_group(D->ds, g, &D->rg[t], &D->errs[t % 64]);
+    if (!rc) rc = leap_featurize(D->fz, D->bind, &D->rg[t], &D->fb[t], &D->errs[t % 64]);
+    if (!rc) D->nnz[t] += D->fb[t].row_ptr[D->fb[t].n_rows];
+    return rc;
+}
+
+static int apply_discard(const leap_featurizer *fz, leap_dataset *ds, const char *name, int threads,
+                         leap_err *err) {
+    discard_run D = {.ds = ds, .fz = fz};
+    D.rg = calloc((size_t)threads, sizeof *D.rg);
+    D.fb = calloc((size_t)threads, sizeof *D.fb);
+    D.nnz = calloc((size_t)threads, sizeof *D.nnz);
+    leap_fz_binding bind;
+    memset(&bind, 0, sizeof bind);
+    D.bind = &bind;
+    int rc = !D.rg || !D.fb || !D.nnz ? leap_err_set(err, LEAP_ENOMEM, "out of memory") : 0;
+    for (int t = 0; t < threads && !rc; t++)
+        if (leap_rowgroup_init(&D.rg[t], leap_dataset_schema(ds)))
+            rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
+    if (!rc) rc = leap_fz_bind(fz, leap_dataset_schema(ds), name, &bind, err);
+    double t0 = leap_now();
+    if (!rc) {
+        rc = leap_parallel_for(threads, leap_dataset_num_row_groups(ds), discard_task, &D);
+        for (int t = 0; rc && t < threads && t < 64; t++)
+            if (D.errs[t].status) {
+                *err = D.errs[t];
+                break;
+            }
+    }
+    double secs = leap_now() - t0;
+    if (!rc) {
+        size_t nnz = 0;
+        for (int t = 0; t < threads; t++)
+            nnz += D.nnz[t];
+        double rows = (double)leap_dataset_num_rows(ds);
+        printf("featurized %.0f rows (%zu features) in %.3f s on %d thread(s): %.0f rows/s\n", rows,
+               nnz, secs, threads, secs > 0 ? rows / secs : 0);
+    }
+    for (int t = 0; D.rg && t < threads; t++)
+        leap_rowgroup_free(&D.rg[t]);
+    for (int t = 0; D.fb && t < threads; t++)
+        leap_fbatch_free(&D.fb[t]);
+    leap_fz_binding_free(&bind);
+    free(D.rg);
+    free(D.fb);
+    free(D.nnz);
+    return rc;
+}
+
 static int cmd_apply(int argc, char **argv) {
     targs a = {0};
     int prc = parse_args(argc, argv, &a);
     if (prc >= 0) return prc;
     if (optind < argc) return usage_fail("unexpected argument", argv[optind]);
-    if (!a.transform || !a.data || !a.out)
-        return usage_fail("--transform, --data and -o are required", NULL);
+    if (!a.transform || !a.data || (!a.out == !a.discard))
+        return usage_fail("--transform, --data and one of -o or --discard are required", NULL);
     leap_err err = {0};
     leap_featurizer fz;
     memset(&fz, 0, sizeof fz);
@@ -162,6 +233,11 @@ static int cmd_apply(int argc, char **argv) {
     int threads = a.threads ? a.threads : leap_num_cpus();
     if (load_fitted(a.transform, &fz, &err)) goto fail;
     if (leap_cli_open_data(a.data, a.fmt, a.schema, threads, &ds, &err)) goto fail;
+    if (a.discard) {
+        if (apply_discard(&fz, ds, a.data, threads, &err)) goto fail;
+        rc = 0;
+        goto done;
+    }
     const leap_schema *s = leap_dataset_schema(ds);
     if (leap_rowgroup_init(&rg, s)) {
         leap_err_set(&err, LEAP_ENOMEM, "out of memory");

@@ -4,6 +4,7 @@
 
 #include <locale.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,14 @@ static const leap_command commands[] = {
     {"validate", leap_cmd_validate, "check a dataset against a schema; drift vs a baseline"},
     {"transform", leap_cmd_transform,
      "fit a transform spec (vocabularies, quantiles); show, apply"},
+    {"run", leap_cmd_run,
+     "run a pipeline file: cached steps skipped, independent ones in parallel"},
+    {"sweep", leap_cmd_sweep, "hyperparameter sweep of a pipeline (grid, random, halving)"},
+    {"runs", leap_cmd_runs, "list, show, compare and export tracked runs"},
+    {"lineage", leap_cmd_lineage, "what produced a file, and from what"},
+    {"push", leap_cmd_push, "push a model to the model repository if it passes thresholds"},
+    {"serve", leap_cmd_serve, "serve models over HTTP: predict, rank ads, hot reload, metrics"},
+    {"loadtest", leap_cmd_loadtest, "open-loop HTTP load test: latency percentiles, cost"},
 };
 
 int leap_cli_open_data(const char *path, const char *fmt, const char *schema, int threads,
@@ -80,8 +89,13 @@ int main(int argc, char **argv) {
         printf("leap %s\n", LEAP_VERSION);
         return 0;
     }
+    if (!strcmp(argv[1], "--track") && argc > 2) { /* leap --track CMD ...: record this run */
+        setenv("LEAP_TRACK", "1", 1);
+        argc--, argv++;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name))
+            return leap_cli_dispatch(commands[i].name, commands[i].run, argc - 1, argv + 1);
     fprintf(stderr, "leap: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

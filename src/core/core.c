@@ -266,3 +266,21 @@ void leap_buf_free(leap_buf *b) {
     b->p = NULL;
     b->len = b->cap = 0;
 }
+
+int leap_read_file(const char *path, size_t max, leap_buf *out, leap_err *err) {
+    out->len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return leap_err_set(err, LEAP_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char chunk[65536];
+    size_t n;
+    int rc = LEAP_OK;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (max && out->len + n > max)
+            rc = leap_err_set(err, LEAP_EINVAL, "%s: larger than %zu bytes", path, max);
+        else if (leap_buf_append(out, chunk, n))
+            rc = leap_err_set(err, LEAP_ENOMEM, "%s: out of memory", path);
+    }
+    if (!rc && ferror(f)) rc = leap_err_set(err, LEAP_EIO, "%s: read error", path);
+    fclose(f);
+    return rc;
+}

@@ -600,14 +600,14 @@ done:
     return rc;
 }
 
-uint32_t leap__tf_card(const leap_tf_field *f) {
-    if (f->cross) return 1 + f->ops[0].buckets;
+uint64_t leap__tf_card(const leap_tf_field *f) {
+    if (f->cross) return 1 + (uint64_t)f->ops[0].buckets;
     const leap_tf_op *t = f->n_ops ? &f->ops[f->n_ops - 1] : NULL;
     if (!t || !leap__tf_is_terminal(t->kind)) return 2;
     switch (t->kind) {
-    case LEAP_TF_HASH: return 1 + t->buckets;
-    case LEAP_TF_VOCABULARY: return 1 + t->vocab.n + t->oov_buckets;
-    case LEAP_TF_BUCKETIZE: return 2 + t->n_bounds;
+    case LEAP_TF_HASH: return 1 + (uint64_t)t->buckets;
+    case LEAP_TF_VOCABULARY: return 1 + (uint64_t)t->vocab.n + t->oov_buckets;
+    case LEAP_TF_BUCKETIZE: return 2 + (uint64_t)t->n_bounds;
     case LEAP_TF_LOG_BUCKET: return 1 + LEAP_TF_LOGB_SMALL + LEAP_TF_LOGB_BIG;
     default: return 2;
     }
@@ -634,17 +634,19 @@ int leap__fz_from_spec(leap_featurizer *fz, leap_tf_spec *s, leap_err *err) {
         f->seed = leap__tf_seed(i);
         f->kind = leap__tf_field_kind(t);
         f->offset = (uint32_t)off;
-        f->card = leap__tf_card(t);
+        uint64_t card = leap__tf_card(t);
+        f->card = (uint32_t)card;
         f->embedding_dim = s->embedding_dim[i];
         f->multi = !t->cross && t->src_type[0] == LEAP_COL_MULTI_CATEGORICAL;
         f->tf = t;
-        off += f->card;
+        off += card;
         if (off >= UINT32_MAX) {
+            int rc = leap_err_set(err, LEAP_EINVAL,
+                                  "%s: the features need more than 2^32 - 1 indices (lower "
+                                  "buckets, top_k or quantiles)",
+                                  s->name);
             leap_featurizer_free(fz);
-            return leap_err_set(err, LEAP_EINVAL,
-                                "%s: the features need %llu indices, more than 2^32 - 1 (lower "
-                                "buckets, top_k or quantiles)",
-                                s->name, (unsigned long long)off);
+            return rc;
         }
     }
     fz->n_buckets = (uint32_t)off;

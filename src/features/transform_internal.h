@@ -20,7 +20,7 @@ leap_fz_kind leap__tf_field_kind(const leap_tf_field *f);
  * field per feature, index ranges laid out in spec order. */
 int leap__fz_from_spec(leap_featurizer *fz, leap_tf_spec *spec, leap_err *err);
 /* Range size of a fitted field. */
-uint32_t leap__tf_card(const leap_tf_field *f);
+uint64_t leap__tf_card(const leap_tf_field *f);
 /* Builds v's lookup table from v->keys[0..n). */
 int leap__tf_vocab_index(leap_tf_vocab *v);
 

@@ -351,18 +351,8 @@ int leap_transform_save(const char *path, const leap_featurizer *fz, leap_err *e
 
 int leap_transform_load(const char *path, leap_featurizer *fz, leap_err *err) {
     memset(fz, 0, sizeof *fz);
-    FILE *f = fopen(path, "rb");
-    if (!f) return leap_err_set(err, LEAP_EIO, "%s: cannot open: %s", path, strerror(errno));
     leap_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    int rc = LEAP_OK;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (leap_buf_append(&b, chunk, n)) {
-            rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
-            break;
-        }
-    fclose(f);
+    int rc = leap_read_file(path, 0, &b, err);
     if (!rc && b.len < 16)
         rc = leap_err_set(err, LEAP_ECORRUPT, "%s: truncated transform file (%zu bytes)", path,
                           b.len);

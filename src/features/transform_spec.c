@@ -555,19 +555,8 @@ done:
 
 int leap_tf_spec_load(const char *path, leap_tf_spec **out, leap_err *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return leap_err_set(err, LEAP_EIO, "%s: cannot open: %s", path, strerror(errno));
     leap_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    int rc = LEAP_OK;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (leap_buf_append(&b, chunk, n)) {
-            rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
-            break;
-        }
-    if (!rc && ferror(f)) rc = leap_err_set(err, LEAP_EIO, "%s: read error", path);
-    fclose(f);
+    int rc = leap_read_file(path, 64u << 20, &b, err);
     if (!rc) rc = leap_tf_spec_parse((const char *)b.p, b.len, path, out, err);
     leap_buf_free(&b);
     return rc;
