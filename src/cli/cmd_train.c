@@ -186,6 +186,28 @@ int leap_cmd_train(int argc, char **argv) {
             fprintf(stderr,
                     "fitted transform %s: %zu features, dimension %u, %d pass(es), %.2f s\n",
                     transform, b.fz.n_fields, b.fz.n_buckets, frep.passes, frep.seconds);
+    } else if (ops->needs_bins) {
+        /* Trees read bins and category codes: numerics into max_bin - 1
+         * quantile buckets, categoricals into their max_bin - 2 most frequent
+         * values + one out-of-vocabulary index (+ missing = max_bin). */
+        int64_t max_bin = 255;
+        const leap_opt_def *d = leap_opts_find(ops->opts, "max_bin");
+        if (d) {
+            char v[64];
+            leap_opts_format(d, mo, v, sizeof v);
+            if (leap_parse_i64(v, &max_bin) || max_bin < 4) max_bin = 255;
+        }
+        leap_tf_spec *spec;
+        leap_tf_fit_report frep;
+        if (leap_tf_spec_default_binned(leap_dataset_schema(dtrain), (int)max_bin - 1,
+                                        (uint32_t)max_bin - 2, &spec, &err))
+            goto fail;
+        if (leap_transform_fit(spec, dtrain, threads, comm, &b.fz, &frep, &err)) goto fail;
+        if (!quiet && rank == 0)
+            fprintf(stderr,
+                    "%s bins its inputs: numerics in %d quantile buckets, categoricals by "
+                    "their %d most frequent values (%.2f s; --transform SPEC to choose)\n",
+                    ops->name, (int)max_bin - 1, (int)max_bin - 2, frep.seconds);
     } else if (leap_featurizer_init(&b.fz, &fzo, leap_dataset_schema(dtrain), &err)) {
         goto fail;
     }

@@ -3,7 +3,8 @@
 # vocabulary categoricals) -> train gbdt / gbdt_lr -> eval -> predict ->
 # inspect (tree sizes, feature importance); threads=1 and threads=2 give the
 # same model; early stopping keeps the best iteration; raw-file scores equal
-# dataset scores; a spec with raw numerics is refused with a clear message.
+# dataset scores; a spec with raw numerics is refused with a clear message;
+# without --transform the model fits its own default bins.
 set -euo pipefail
 : "${LEAP:?set LEAP to the leap binary}"
 tmp=$(mktemp -d)
@@ -74,4 +75,18 @@ grep -q "bucketize" err.txt || fail "unclear error: $(cat err.txt)"
 [ ! -e bad.leap ] || fail "bad.leap written"
 
 # (a bundle with a corrupted tree is refused: tests/unit/test_gbdt.c, bundle_* test)
+# without --transform the model bins its inputs itself: numerics into
+# max_bin - 1 quantile buckets, categoricals by their max_bin - 2 top values
+"$LEAP" train --model gbdt --train d.train.lds -o gd.leap --set trees=20 --set max_bin=63 --quiet
+"$LEAP" transform show gd.leap --json > gd.json
+python3 -c '
+import json
+d = json.load(open("gd.json"))
+f = d["features"]
+assert len(f) == 39, len(f)
+assert all(x["card"] <= 63 for x in f), [x["card"] for x in f]
+assert sum(x["kind"] == "ordinal" for x in f) == 13 and sum(x["kind"] == "categorical" for x in f) == 26
+' || fail "default binned transform: $(head -c 300 gd.json)"
+a=$(auc gd.leap)
+awk -v a="$a" 'BEGIN{exit !(a > 0.70)}' || fail "gbdt with the default bins: test AUC $a"
 echo "test_gbdt: ok"
