@@ -84,6 +84,14 @@
          NULL,                                                                                     \
          "rows per optimizer step (all ranks together)"},                                          \
         {"lr", LEAP_OPT_FLOAT, offsetof(deep_opts, lr), LR, 1e-7, 100, NULL, "learning rate"},     \
+        {"embedding_lr",                                                                           \
+         LEAP_OPT_FLOAT,                                                                           \
+         offsetof(deep_opts, embedding_lr),                                                        \
+         0,                                                                                        \
+         0,                                                                                        \
+         100,                                                                                      \
+         NULL,                                                                                     \
+         "learning rate of the embedding tables and first-order weights (0 = lr)"},                \
         {"optimizer",                                                                              \
          LEAP_OPT_ENUM,                                                                            \
          offsetof(deep_opts, optimizer),                                                           \
@@ -193,9 +201,9 @@ static void deep_destroy(leap_model *m) {
     free(d->slot_busy);
     free(d->ds1);
     free(d->ds2);
-    free(d->es1);
-    free(d->es2);
-    free(d->er);
+    deep_table_free(d->es1, d->net.n_emb, sizeof(float));
+    deep_table_free(d->es2, d->net.n_emb, sizeof(float));
+    deep_table_free(d->er, 2 * d->net.n_emb_rows, sizeof(float));
     deep_net_free(&d->net);
     free(d);
 }

@@ -64,7 +64,8 @@ typedef struct deep_opts {
     int layer_norm;
     int batch_size;
     double lr;
-    int optimizer; /* nn_opt_kind */
+    double embedding_lr; /* tables' learning rate; 0 = lr */
+    int optimizer;       /* nn_opt_kind */
     double momentum, weight_decay, eps;
     int warmup, lr_decay; /* steps; nn_decay */
     double init_scale;    /* embeddings ~ U(−a, a) */
@@ -157,8 +158,8 @@ typedef struct deep_model {
     deep_opts o;
     deep_net net;
     /* optimizer state (training only): dense s1, s2 [n_dense]; embeddings
-     * es1, es2 [n_emb] (Adam m, v; SGD velocity in es1) or er [n_emb_rows]
-     * (row-wise AdaGrad) */
+     * es1, es2 [n_emb] (Adam m, v; SGD velocity in es1) or er [n_emb_rows][2]
+     * (row-wise AdaGrad: the vector's accumulator, the first-order weight's) */
     float *ds1, *ds2, *es1, *es2, *er;
     int64_t step;
     /* prediction workspaces, taken with an atomic flag each */
@@ -199,6 +200,14 @@ double deep_backward(const deep_net *N, deep_ws *W, const deep_rows *R, const fl
 int deep_key_field(const deep_net *N, uint32_t key);
 /* Scores rows of a batch with a prediction workspace. */
 void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float *p);
+
+/* Zeroed memory for the large tables (parameters, optimizer state): mapped
+ * on demand (state rows a run never touches cost nothing) and advised as
+ * transparent huge pages, since rows are read and updated at random and 4 KB
+ * pages would cost a TLB miss per row. Freed by deep_table_free with the same
+ * n and size. */
+void *deep_table_alloc(size_t n, size_t size);
+void deep_table_free(void *p, size_t n, size_t size);
 
 /* ---- deep_fit.c ---- */
 int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err);

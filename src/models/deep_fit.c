@@ -237,7 +237,9 @@ typedef struct fit {
     float *xb; /* [n_dense + rsu.max_keys · max_stride] */
     int all_done;
     double gscale;
-    leap_err xerr; /* the exchange's error (thread 0) */
+    leap_err xerr;         /* the exchange's error (thread 0) */
+    float emb_lr;          /* this step's learning rate of the tables */
+    double g_rows, g_bats; /* training rows and batches of all ranks */
 } fit;
 
 /* Partition of table rows among threads (not the row set's own hash bits). */
@@ -351,10 +353,41 @@ static void update_row(fit *X, const nn_opt *o, uint32_t key, int f, const float
     deep_model *d = X->d;
     const nn_emb_field *e = &X->N->ef[f];
     size_t local = key - e->offset, off = e->base + local * e->stride;
-    float *s1 = d->es1 ? d->es1 + off : NULL, *s2 = d->es2 ? d->es2 + off : NULL;
-    if (o->kind == NN_OPT_ADAGRAD) s2 = d->er + e->rbase + local;
-    nn_opt_row(o, X->N->emb + off, g, s1, s2, e->stride);
+    float *p = X->N->emb + off;
+    if (o->kind == NN_OPT_ADAGRAD) {
+        /* row-wise: one accumulator for the vector, one for the first-order
+         * weight (their gradients differ in scale by orders of magnitude) */
+        float *acc = d->er + 2 * (e->rbase + local);
+        if (e->dim) nn_opt_row(o, p, g, NULL, acc, e->dim);
+        if (e->stride > e->dim) nn_opt_row(o, p + e->dim, g + e->dim, NULL, acc + 1, 1);
+        return;
+    }
+    nn_opt_row(o, p, g, d->es1 ? d->es1 + off : NULL, d->es2 ? d->es2 + off : NULL, e->stride);
 }
+
+/* Starts fetching the lines of table row `key` (parameters and optimizer
+ * state): the rows a step updates are random lines of tables far larger than
+ * the caches, so updates are bound by memory latency unless the next rows
+ * are on their way. */
+static inline void prefetch_row(const fit *X, uint32_t key, int f) {
+    const deep_model *d = X->d;
+    const nn_emb_field *e = &X->N->ef[f];
+    size_t local = key - e->offset, off = e->base + local * e->stride;
+    const float *p = X->N->emb + off;
+    __builtin_prefetch(p, 1, 0);
+    __builtin_prefetch(p + e->stride - 1, 1, 0);
+    if (d->es1) {
+        __builtin_prefetch(d->es1 + off, 1, 0);
+        __builtin_prefetch(d->es1 + off + e->stride - 1, 1, 0);
+    }
+    if (d->es2) {
+        __builtin_prefetch(d->es2 + off, 1, 0);
+        __builtin_prefetch(d->es2 + off + e->stride - 1, 1, 0);
+    }
+    if (d->er) __builtin_prefetch(d->er + 2 * (e->rbase + local), 1, 0);
+}
+
+#define PREFETCH_AHEAD 8
 
 static void dense_chunk(const fit *X, int t, size_t *a, size_t *e) {
     size_t n = X->N->n_dense, per = (n / (size_t)X->T + 15) & ~(size_t)15;
@@ -365,6 +398,39 @@ static void dense_chunk(const fit *X, int t, size_t *a, size_t *e) {
 }
 
 static void exchange(fit *X); /* MPI, thread 0 */
+
+/* g0[c0, c1) += the other threads' dense gradients, which are zeroed. */
+static void reduce_dense(fit *X, size_t c0, size_t c1) {
+    float *g0 = X->ws[0].gd;
+    for (int u = 1; u < X->T; u++) {
+        float *gu = X->ws[u].gd;
+        for (size_t c = c0; c < c1; c++) {
+            g0[c] += gu[c];
+            gu[c] = 0.f;
+        }
+    }
+}
+
+/* The gradient rows of thread t's slots: Σ over their entries, in batch order,
+ * of value · (∂L/∂ pooled vector, ∂L/∂ first-order sum) of the entry's row. */
+static void accum_rows(fit *X, int t, size_t np) {
+    const deep_net *N = X->N;
+    const mbatch *B = &X->mb;
+    const int D0 = N->D0, wide = N->a.wide, ms = N->max_stride;
+    const uint32_t *pl = X->plist[t];
+    float *ug = X->ug[t];
+    memset(ug, 0, X->rs[t].n * (size_t)ms * sizeof *ug);
+    for (size_t i = 0; i < np; i++) {
+        uint32_t k = pl[i], r = B->erow[k];
+        int u = (int)(r / (uint32_t)X->bt), lr = (int)(r - (uint32_t)u * (uint32_t)X->bt);
+        const nn_emb_field *f = &N->ef[B->field[k]];
+        const float *dx = X->ws[u].dx0 + (size_t)lr * D0 + f->col;
+        float *g = ug + (size_t)X->eslot[k] * ms, v = B->val[k];
+        for (int j = 0; j < f->dim; j++)
+            g[j] += v * dx[j];
+        if (wide) g[f->dim] += v * X->ws[u].dz[lr];
+    }
+}
 
 static void step_fn(void *ctx, int t) {
     fit *X = ctx;
@@ -408,27 +474,11 @@ static void step_fn(void *ctx, int t) {
     size_t c0, c1;
     dense_chunk(X, t, &c0, &c1);
     float *g0 = X->ws[0].gd;
-    for (int u = 1; u < T; u++) {
-        float *gu = X->ws[u].gd;
-        for (size_t c = c0; c < c1; c++) {
-            g0[c] += gu[c];
-            gu[c] = 0.f;
-        }
-    }
+    reduce_dense(X, c0, c1);
     float *ug = X->ug[t];
-    memset(ug, 0, rs->n * (size_t)ms * sizeof *ug);
-    const int D0 = N->D0, wide = N->a.wide;
-    for (size_t i = 0; i < np; i++) {
-        uint32_t k = pl[i], r = B->erow[k];
-        int u = (int)(r / (uint32_t)X->bt), lr = (int)(r - (uint32_t)u * (uint32_t)X->bt);
-        const nn_emb_field *f = &N->ef[B->field[k]];
-        const float *dx = X->ws[u].dx0 + (size_t)lr * D0 + f->col;
-        float *g = ug + (size_t)X->eslot[k] * ms, v = B->val[k];
-        for (int j = 0; j < f->dim; j++)
-            g[j] += v * dx[j];
-        if (wide) g[f->dim] += v * X->ws[u].dz[lr];
-    }
-    nn_opt o = X->opt;
+    accum_rows(X, t, np);
+    nn_opt o = X->opt, oe = X->opt;
+    oe.lr = X->emb_lr;
     if (X->size == 1) {
         double wsum = 0;
         for (int u = 0; u < T; u++)
@@ -437,11 +487,16 @@ static void step_fn(void *ctx, int t) {
             memset(g0 + c0, 0, (c1 - c0) * sizeof *g0);
             return;
         }
-        o.gscale = (float)(1.0 / wsum);
+        o.gscale = oe.gscale = (float)(1.0 / wsum);
         nn_opt_dense(&o, N->dense + c0, g0 + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, c1 - c0);
         memset(g0 + c0, 0, (c1 - c0) * sizeof *g0);
-        for (size_t s = 0; s < rs->n; s++)
-            update_row(X, &o, rs->key_of[s], sf[s], ug + s * (size_t)ms);
+        for (size_t s = 0; s < rs->n && s < PREFETCH_AHEAD; s++)
+            prefetch_row(X, rs->key_of[s], sf[s]);
+        for (size_t s = 0; s < rs->n; s++) {
+            if (s + PREFETCH_AHEAD < rs->n)
+                prefetch_row(X, rs->key_of[s + PREFETCH_AHEAD], sf[s + PREFETCH_AHEAD]);
+            update_row(X, &oe, rs->key_of[s], sf[s], ug + s * (size_t)ms);
+        }
         return;
     }
     team_sync(&X->tm);
@@ -451,7 +506,7 @@ static void step_fn(void *ctx, int t) {
         memset(g0 + c0, 0, (c1 - c0) * sizeof *g0);
         return;
     }
-    o.gscale = (float)X->gscale;
+    o.gscale = oe.gscale = (float)X->gscale;
     nn_opt_dense(&o, N->dense + c0, X->xb + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, c1 - c0);
     memset(g0 + c0, 0, (c1 - c0) * sizeof *g0);
     size_t U = X->U, per = (U + (size_t)T - 1) / (size_t)T, u0 = per * (size_t)t,
@@ -460,7 +515,7 @@ static void step_fn(void *ctx, int t) {
     for (size_t u = u0; u < u1; u++) {
         uint32_t key = X->rsu.key_of[u];
         int f = deep_key_field(N, key);
-        if (f >= 0) update_row(X, &o, key, f, xg + u * (size_t)ms);
+        if (f >= 0) update_row(X, &oe, key, f, xg + u * (size_t)ms);
     }
 }
 
@@ -589,20 +644,9 @@ static uint64_t run_hash(const fit *X) {
     deep_arch_write(&X->N->a, &b);
     uint64_t h = leap_hash64(b.p, b.len, 0);
     leap_buf_free(&b);
-    double nums[] = {o->batch_size,
-                     o->lr,
-                     o->optimizer,
-                     o->momentum,
-                     o->weight_decay,
-                     o->eps,
-                     o->warmup,
-                     o->lr_decay,
-                     o->init_scale,
-                     o->shuffle,
-                     (double)X->io->n_rows,
-                     (double)X->io->n_batches,
-                     X->size,
-                     (double)X->io->seed,
+    double nums[] = {o->batch_size,   o->lr,     o->embedding_lr, o->optimizer, o->momentum,
+                     o->weight_decay, o->eps,    o->warmup,       o->lr_decay,  o->init_scale,
+                     o->shuffle,      X->g_rows, X->g_bats,       X->size,      (double)X->io->seed,
                      X->io->epochs};
     h = leap_mix64(h, leap_hash64(nums, sizeof nums, 0));
     return leap_mix64(h, (uint64_t)X->N->n_emb);
@@ -624,7 +668,7 @@ static size_t ckpt_arrays(fit *X, float *best_dense, float *best_emb, int has_be
                     {N->emb, N->n_emb},
                     {d->es1, N->n_emb},
                     {d->es2, N->n_emb},
-                    {d->er, N->n_emb_rows},
+                    {d->er, 2 * N->n_emb_rows},
                     {has_best ? best_dense : NULL, N->n_dense},
                     {has_best ? best_emb : NULL, N->n_emb}};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -745,11 +789,12 @@ int deep_alloc_state(deep_model *d, leap_err *err) {
         d->ds1 = calloc(N->n_dense, sizeof *d->ds1);
         ok = ok && d->ds1;
         if (k == NN_OPT_ADAM) ok = ok && (d->ds2 = calloc(N->n_dense, sizeof *d->ds2));
-        size_t ne = N->n_emb ? N->n_emb : 1;
-        if (k == NN_OPT_ADAM || k == NN_OPT_SGD) ok = ok && (d->es1 = calloc(ne, sizeof(float)));
-        if (k == NN_OPT_ADAM) ok = ok && (d->es2 = calloc(ne, sizeof(float)));
+        size_t ne = N->n_emb;
+        if (k == NN_OPT_ADAM || k == NN_OPT_SGD)
+            ok = ok && (d->es1 = deep_table_alloc(ne, sizeof(float)));
+        if (k == NN_OPT_ADAM) ok = ok && (d->es2 = deep_table_alloc(ne, sizeof(float)));
         if (k == NN_OPT_ADAGRAD)
-            ok = ok && (d->er = calloc(N->n_emb_rows ? N->n_emb_rows : 1, sizeof(float)));
+            ok = ok && (d->er = deep_table_alloc(2 * N->n_emb_rows, sizeof(float)));
     }
     if (!ok)
         return leap_err_set(err, LEAP_ENOMEM,
@@ -842,6 +887,10 @@ int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
         best_emb = malloc((N->n_emb ? N->n_emb : 1) * sizeof *best_emb);
         if (!best_dense || !best_emb) goto oom;
     }
+    double g[2] = {(double)io->n_rows, (double)io->n_batches};
+    if ((rc = leap_comm_allreduce_sum_f64(io->comm, g, 2, err))) goto out;
+    X.g_rows = g[0];
+    X.g_bats = g[1];
     /* fresh parameters, or the checkpoint's */
     deep_net_init_params(N, io->seed, (float)o->init_scale);
     d->step = 0;
@@ -860,9 +909,7 @@ int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
         }
     }
     if ((rc = team_start(&X.tm, X.T))) goto oom;
-    double grows = (double)io->n_rows;
-    if ((rc = leap_comm_allreduce_sum_f64(io->comm, &grows, 1, err))) goto out;
-    int64_t per_epoch = (int64_t)ceil(grows / o->batch_size);
+    int64_t per_epoch = (int64_t)ceil(X.g_rows / o->batch_size);
     int64_t total_steps = per_epoch * io->epochs;
     X.opt = (nn_opt){.kind = (nn_opt_kind)o->optimizer,
                      .b1 = 0.9f,
@@ -917,6 +964,9 @@ int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
             X.opt.t = t;
             X.opt.lr = nn_lr_at((float)o->lr, t - 1, o->warmup, (nn_decay)o->lr_decay, total_steps);
             nn_opt_prepare(&X.opt);
+            X.emb_lr = o->embedding_lr > 0
+                           ? X.opt.lr * (float)(o->embedding_lr / o->lr) /* same schedule */
+                           : X.opt.lr;
             X.step_seed = leap_mix64(io->seed ^ 0xd20b0u, (uint64_t)t);
             memset(&X.xerr, 0, sizeof X.xerr);
             team_run(&X.tm, step_fn, &X);

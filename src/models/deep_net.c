@@ -8,6 +8,31 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define TABLE_MMAP_MIN ((size_t)4 << 20)
+
+void *deep_table_alloc(size_t n, size_t size) {
+    if (n == 0) n = 1;
+    if (size && n > SIZE_MAX / size) return NULL;
+    size_t bytes = n * size;
+    if (bytes < TABLE_MMAP_MIN) return calloc(n, size);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+    return p;
+}
+
+void deep_table_free(void *p, size_t n, size_t size) {
+    if (!p) return;
+    if (n == 0) n = 1;
+    if (n * size < TABLE_MMAP_MIN)
+        free(p);
+    else
+        munmap(p, n * size);
+}
 
 /* ---- layout ---------------------------------------------------------------- */
 
@@ -99,11 +124,12 @@ int deep_net_init(deep_net *N, const deep_arch *a, const leap_featurizer *fz, le
     N->ef = calloc(fz->n_fields, sizeof *N->ef);
     N->row_field_lo = calloc(fz->n_fields, sizeof *N->row_field_lo);
     if (!N->ef || !N->row_field_lo) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
-    /* vectors: which fields have one, and how wide */
+    /* vectors: which fields have one, and how wide (none when no layer reads them) */
+    int uses_vec = a->fm || a->ffm || a->n_mlp || a->cross_layers || a->interaction;
     int n_vec = 0, vdim = -1;
     for (size_t f = 0; f < fz->n_fields; f++) {
         const leap_fz_field *F = &fz->fields[f];
-        if (F->kind == LEAP_FZ_KIND_DENSE && !a->dense_embed) continue;
+        if (!uses_vec || (F->kind == LEAP_FZ_KIND_DENSE && !a->dense_embed)) continue;
         int d = field_dim(a, F);
         n_vec++;
         vdim = vdim < 0 ? d : vdim == d ? d : 0;
@@ -126,6 +152,8 @@ int deep_net_init(deep_net *N, const deep_arch *a, const leap_featurizer *fz, le
             d = 0;
             e->dcol = N->n_dense_in; /* placed after the vectors below */
             N->n_dense_in += 2;
+        } else if (!uses_vec) {
+            d = 0;
         } else {
             d = a->ffm ? n_vec * N->vec_dim : field_dim(a, F);
             e->col = N->emb_width;
@@ -236,7 +264,7 @@ int deep_net_init(deep_net *N, const deep_arch *a, const leap_featurizer *fz, le
                             "architecture: nothing computes a score (no wide, fm, ffm, cross, "
                             "mlp or interaction)");
     N->dense = calloc(N->n_dense, sizeof *N->dense);
-    N->emb = calloc(N->n_emb ? N->n_emb : 1, sizeof *N->emb);
+    N->emb = deep_table_alloc(N->n_emb, sizeof *N->emb);
     if (!N->dense || !N->emb)
         return leap_err_set(err, LEAP_ENOMEM,
                             "out of memory for %zu embedding values (%.1f MB; lower hash_bits "
@@ -250,7 +278,7 @@ void deep_net_free(deep_net *N) {
     free(N->row_field_lo);
     free(N->params);
     free(N->dense);
-    free(N->emb);
+    deep_table_free(N->emb, N->n_emb, sizeof *N->emb);
     memset(N, 0, sizeof *N);
 }
 
