@@ -50,7 +50,8 @@ struct leap_fit_io {
     int patience;     /* 0 = never stop early */
     double min_delta; /* validation improvement smaller than this does not count */
     uint64_t seed;
-    void *priv; /* the trainer's */
+    int best_iter; /* set by the model: the iteration whose state it kept (0 = the last) */
+    void *priv;    /* the trainer's */
 };
 
 /* How a state segment is combined across ranks after each sync interval,

@@ -208,14 +208,23 @@ static void deep_destroy(leap_model *m) {
     free(d);
 }
 
-/* A model with its layout and prediction workspaces; parameters zero. */
+/* A model with its layout and prediction workspaces; parameters zero. A
+ * loader passes the sizes its payload declares (want_dense, want_emb; else
+ * SIZE_MAX): a mismatch is refused before anything large is allocated. */
 static int deep_make(const leap_model_ops *ops, const void *opts, const deep_arch *a,
-                     const leap_featurizer *fz, deep_model **out, leap_err *err) {
+                     const leap_featurizer *fz, size_t want_dense, size_t want_emb,
+                     deep_model **out, leap_err *err) {
     deep_model *d = calloc(1, sizeof *d);
     if (!d) return leap_err_set(err, LEAP_ENOMEM, "out of memory");
     d->base.ops = ops;
     d->o = *(const deep_opts *)opts;
-    int rc = deep_net_init(&d->net, a, fz, err);
+    int rc = deep_net_layout(&d->net, a, fz, err);
+    if (!rc && want_dense != SIZE_MAX && (want_dense != d->net.n_dense || want_emb != d->net.n_emb))
+        rc = leap_err_set(err, LEAP_ECORRUPT,
+                          "%zu dense and %zu embedding values stored; the architecture and "
+                          "featurizer need %zu and %zu",
+                          want_dense, want_emb, d->net.n_dense, d->net.n_emb);
+    if (!rc) rc = deep_net_alloc(&d->net, err);
     if (rc) {
         char m[512];
         snprintf(m, sizeof m, "%s", err ? err->msg : "");
@@ -250,7 +259,7 @@ static int deep_create(const leap_model_ops *ops, const void *opts, const leap_f
                             "model deep is composed in YAML: --set architecture=FILE.yaml");
     }
     deep_model *d;
-    if ((rc = deep_make(ops, opts, &a, fz, &d, err))) return rc;
+    if ((rc = deep_make(ops, opts, &a, fz, SIZE_MAX, SIZE_MAX, &d, err))) return rc;
     *out = &d->base;
     return LEAP_OK;
 }
@@ -320,21 +329,19 @@ static int deep_load(const leap_model_ops *ops, const void *opts, const leap_fea
     uint64_t nd = leap_get_u64(p), ne = leap_get_u64(p + 8), steps = leap_get_u64(p + 16);
     p += 24;
     size_t rest = len - 16 - alen - 24;
+    if (nd > rest / sizeof(float) || ne > rest / sizeof(float) - nd ||
+        rest != (nd + ne) * sizeof(float))
+        return leap_err_set(err, LEAP_ECORRUPT,
+                            "%s payload: %llu dense and %llu embedding values do not fill %zu "
+                            "bytes",
+                            nm, (unsigned long long)nd, (unsigned long long)ne, rest);
     deep_model *d;
-    if ((rc = deep_make(ops, opts, &a, fz, &d, err))) {
+    if ((rc = deep_make(ops, opts, &a, fz, (size_t)nd, (size_t)ne, &d, err))) {
         char m[512];
         snprintf(m, sizeof m, "%s", err ? err->msg : "");
-        return leap_err_set(err, LEAP_ECORRUPT, "payload does not fit the bundle: %s", m);
+        return leap_err_set(err, LEAP_ECORRUPT, "%s payload does not fit the bundle: %s", nm, m);
     }
     const deep_net *N = &d->net;
-    if (nd != N->n_dense || ne != N->n_emb || rest != (N->n_dense + N->n_emb) * sizeof(float)) {
-        deep_destroy(&d->base);
-        return leap_err_set(err, LEAP_ECORRUPT,
-                            "%s payload: %llu dense and %llu embedding values in %zu bytes; the "
-                            "architecture and featurizer need %zu and %zu",
-                            nm, (unsigned long long)nd, (unsigned long long)ne, rest, N->n_dense,
-                            N->n_emb);
-    }
     memcpy(d->net.dense, p, N->n_dense * sizeof(float));
     memcpy(d->net.emb, p + N->n_dense * sizeof(float), N->n_emb * sizeof(float));
     for (size_t i = 0; i < N->n_dense; i++)

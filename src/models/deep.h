@@ -181,8 +181,11 @@ int deep_parse_widths(const char *s, const char *what, int *w, int *n, leap_err 
 
 /* ---- deep_net.c ---- */
 /* Lays out the network for featurizer fz (checks the architecture against the
- * fields) and allocates its parameters (uninitialised). */
+ * fields) and allocates its parameters (zero): deep_net_layout, then
+ * deep_net_alloc (a loader checks the sizes in between). */
 int deep_net_init(deep_net *N, const deep_arch *a, const leap_featurizer *fz, leap_err *err);
+int deep_net_layout(deep_net *N, const deep_arch *a, const leap_featurizer *fz, leap_err *err);
+int deep_net_alloc(deep_net *N, leap_err *err);
 void deep_net_free(deep_net *N);
 /* Parameters from seed: dense U(±1/sqrt(fan in)), embeddings U(±init_scale), first-order 0. */
 void deep_net_init_params(deep_net *N, uint64_t seed, float init_scale);

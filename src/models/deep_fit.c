@@ -1048,6 +1048,7 @@ int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
         if (last && P.has_best && P.best_epoch != ep + 1) { /* back to the best epoch's model */
             memcpy(N->dense, best_dense, N->n_dense * sizeof *best_dense);
             memcpy(N->emb, best_emb, N->n_emb * sizeof *best_emb);
+            io->best_iter = P.best_epoch;
         }
         if (o->checkpoint[0]) { /* the next epoch starts from its beginning; none after the last */
             memset(P.seq_row, 0, 2 * (size_t)X.size * sizeof *P.seq_row);

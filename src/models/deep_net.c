@@ -89,7 +89,7 @@ static int field_dim(const deep_arch *a, const leap_fz_field *f) {
     return f->embedding_dim ? f->embedding_dim : a->embedding_dim;
 }
 
-int deep_net_init(deep_net *N, const deep_arch *a, const leap_featurizer *fz, leap_err *err) {
+int deep_net_layout(deep_net *N, const deep_arch *a, const leap_featurizer *fz, leap_err *err) {
     memset(N, 0, sizeof *N);
     N->a = *a;
     int rc = LEAP_OK;
@@ -263,7 +263,11 @@ int deep_net_init(deep_net *N, const deep_arch *a, const leap_featurizer *fz, le
         return leap_err_set(err, LEAP_EINVAL,
                             "architecture: nothing computes a score (no wide, fm, ffm, cross, "
                             "mlp or interaction)");
-    N->dense = calloc(N->n_dense, sizeof *N->dense);
+    return LEAP_OK;
+}
+
+int deep_net_alloc(deep_net *N, leap_err *err) {
+    N->dense = calloc(N->n_dense ? N->n_dense : 1, sizeof *N->dense);
     N->emb = deep_table_alloc(N->n_emb, sizeof *N->emb);
     if (!N->dense || !N->emb)
         return leap_err_set(err, LEAP_ENOMEM,
@@ -271,6 +275,11 @@ int deep_net_init(deep_net *N, const deep_arch *a, const leap_featurizer *fz, le
                             "or embedding_dim)",
                             N->n_emb, (double)N->n_emb * 4 / 1e6);
     return LEAP_OK;
+}
+
+int deep_net_init(deep_net *N, const deep_arch *a, const leap_featurizer *fz, leap_err *err) {
+    int rc = deep_net_layout(N, a, fz, err);
+    return rc ? rc : deep_net_alloc(N, err);
 }
 
 void deep_net_free(deep_net *N) {

@@ -460,6 +460,7 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
             if ((rc = leap_comm_allreduce_sum_f64(ctx->comm, &rows, 1, err))) goto done;
             if (m->ops->refresh) m->ops->refresh(m);
             rep->epochs_run = rep->best_epoch = R->fit_iters > 0 ? R->fit_iters : 1;
+            if (io.best_iter > 0) rep->best_epoch = io.best_iter;
             rep->train_logloss = R->fit_iters > 0 ? R->fit_loss : NAN;
             rep->train_seconds = secs;
             rep->examples = rows;
