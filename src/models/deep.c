@@ -18,179 +18,83 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEEP_OPT_COMMON(DIM, HIDDEN, OPTI, LR)                                                     \
-    {"embedding_dim",                                                                              \
-     LEAP_OPT_INT,                                                                                 \
-     offsetof(deep_opts, embedding_dim),                                                           \
-     DIM,                                                                                          \
-     1,                                                                                            \
-     DEEP_MAX_DIM,                                                                                 \
-     NULL,                                                                                         \
+/* The option table of every embedding model; the defaults that differ per
+ * family are macro arguments (one table per family, generated below). */
+// clang-format off
+#define DEEP_OPT_COMMON(DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD)                                               \
+    {"embedding_dim", LEAP_OPT_INT, offsetof(deep_opts, embedding_dim), DIM, 1, DEEP_MAX_DIM, NULL, \
      "embedding width per field (FFM: per field pair); a spec's hints override it"},               \
-        {"hidden",                                                                                 \
-         LEAP_OPT_STRING,                                                                          \
-         offsetof(deep_opts, hidden),                                                              \
-         0,                                                                                        \
-         0,                                                                                        \
-         0,                                                                                        \
-         HIDDEN,                                                                                   \
-         "MLP widths, e.g. 400,400,400 (wide_deep, deepfm, dcn_v2; dlrm's top MLP)"},              \
-        {"bottom",                                                                                 \
-         LEAP_OPT_STRING,                                                                          \
-         offsetof(deep_opts, bottom),                                                              \
-         0,                                                                                        \
-         0,                                                                                        \
-         0,                                                                                        \
-         "64",                                                                                     \
-         "dlrm: bottom MLP widths over DENSE features (then embedding_dim)"},                      \
-        {"cross_layers",                                                                           \
-         LEAP_OPT_INT,                                                                             \
-         offsetof(deep_opts, cross_layers),                                                        \
-         3,                                                                                        \
-         0,                                                                                        \
-         DEEP_MAX_LAYERS,                                                                          \
-         NULL,                                                                                     \
-         "dcn_v2: cross layers"},                                                                  \
-        {"cross_rank",                                                                             \
-         LEAP_OPT_INT,                                                                             \
-         offsetof(deep_opts, cross_rank),                                                          \
-         0,                                                                                        \
-         0,                                                                                        \
-         65536,                                                                                    \
-         NULL,                                                                                     \
-         "dcn_v2: 0 = full-rank cross weights, r = low rank r"},                                   \
-        {"dropout",                                                                                \
-         LEAP_OPT_FLOAT,                                                                           \
-         offsetof(deep_opts, dropout),                                                             \
-         0,                                                                                        \
-         0,                                                                                        \
-         0.95,                                                                                     \
-         NULL,                                                                                     \
-         "dropout after every MLP ReLU (training only)"},                                          \
-        {"layer_norm",                                                                             \
-         LEAP_OPT_BOOL,                                                                            \
-         offsetof(deep_opts, layer_norm),                                                          \
-         0,                                                                                        \
-         0,                                                                                        \
-         1,                                                                                        \
-         NULL,                                                                                     \
-         "layer norm between every MLP linear and its ReLU"},                                      \
-        {"batch_size",                                                                             \
-         LEAP_OPT_INT,                                                                             \
-         offsetof(deep_opts, batch_size),                                                          \
-         1024,                                                                                     \
-         1,                                                                                        \
-         1 << 20,                                                                                  \
-         NULL,                                                                                     \
-         "rows per optimizer step (all ranks together)"},                                          \
-        {"lr", LEAP_OPT_FLOAT, offsetof(deep_opts, lr), LR, 1e-7, 100, NULL, "learning rate"},     \
-        {"embedding_lr",                                                                           \
-         LEAP_OPT_FLOAT,                                                                           \
-         offsetof(deep_opts, embedding_lr),                                                        \
-         0,                                                                                        \
-         0,                                                                                        \
-         100,                                                                                      \
-         NULL,                                                                                     \
-         "learning rate of the embedding tables and first-order weights (0 = lr)"},                \
-        {"optimizer",                                                                              \
-         LEAP_OPT_ENUM,                                                                            \
-         offsetof(deep_opts, optimizer),                                                           \
-         OPTI,                                                                                     \
-         0,                                                                                        \
-         2,                                                                                        \
-         "adam|adagrad|sgd",                                                                       \
-         "Adam (sparse for embeddings), AdaGrad (row-wise for embeddings), SGD+momentum"},         \
-        {"momentum", LEAP_OPT_FLOAT, offsetof(deep_opts, momentum), 0.9, 0, 0.999,                 \
-         NULL,       "sgd: momentum"},                                                             \
-        {"weight_decay",                                                                           \
-         LEAP_OPT_FLOAT,                                                                           \
-         offsetof(deep_opts, weight_decay),                                                        \
-         0,                                                                                        \
-         0,                                                                                        \
-         10,                                                                                       \
-         NULL,                                                                                     \
-         "L2 added to every gradient (embeddings: rows a step touches)"},                          \
-        {"eps",                                                                                    \
-         LEAP_OPT_FLOAT,                                                                           \
-         offsetof(deep_opts, eps),                                                                 \
-         1e-8,                                                                                     \
-         1e-12,                                                                                    \
-         1,                                                                                        \
-         NULL,                                                                                     \
-         "adam, adagrad: denominator epsilon"},                                                    \
-        {"warmup", LEAP_OPT_INT, offsetof(deep_opts, warmup),           0, 0,                      \
-         1e9,      NULL,         "steps of linear learning-rate warmup"},                          \
-        {"lr_decay",                                                                               \
-         LEAP_OPT_ENUM,                                                                            \
-         offsetof(deep_opts, lr_decay),                                                            \
-         0,                                                                                        \
-         0,                                                                                        \
-         2,                                                                                        \
-         "none|linear|cosine",                                                                     \
-         "learning-rate decay to 0 at the last step"},                                             \
-        {"init_scale", LEAP_OPT_FLOAT, offsetof(deep_opts, init_scale), 0.05, 0,                   \
-         10,           NULL,           "embeddings start U(-a, a)"},                               \
-        {"shuffle",                                                                                \
-         LEAP_OPT_BOOL,                                                                            \
-         offsetof(deep_opts, shuffle),                                                             \
-         1,                                                                                        \
-         0,                                                                                        \
-         1,                                                                                        \
-         NULL,                                                                                     \
-         "shuffle the rows of each row group every epoch"},                                        \
-        {"architecture",                                                                           \
-         LEAP_OPT_STRING,                                                                          \
-         offsetof(deep_opts, architecture),                                                        \
-         0,                                                                                        \
-         0,                                                                                        \
-         0,                                                                                        \
-         "",                                                                                       \
-         "YAML file that edits the model's architecture (docs/FORMATS.md)"},                       \
-        {"checkpoint",                                                                             \
-         LEAP_OPT_STRING,                                                                          \
-         offsetof(deep_opts, checkpoint),                                                          \
-         0,                                                                                        \
-         0,                                                                                        \
-         0,                                                                                        \
-         "",                                                                                       \
-         "training state file, written every checkpoint_every steps and each epoch"},              \
-        {"checkpoint_every",                                                                       \
-         LEAP_OPT_INT,                                                                             \
-         offsetof(deep_opts, checkpoint_every),                                                    \
-         0,                                                                                        \
-         0,                                                                                        \
-         1e9,                                                                                      \
-         NULL,                                                                                     \
-         "steps between checkpoints (0: epoch ends only)"},                                        \
-        {"resume",                                                                                 \
-         LEAP_OPT_BOOL,                                                                            \
-         offsetof(deep_opts, resume),                                                              \
-         0,                                                                                        \
-         0,                                                                                        \
-         1,                                                                                        \
-         NULL,                                                                                     \
-         "continue from the checkpoint file when it exists"},                                      \
-        {"halt_after",                                                                             \
-         LEAP_OPT_INT,                                                                             \
-         offsetof(deep_opts, halt_after),                                                          \
-         0,                                                                                        \
-         0,                                                                                        \
-         1e9,                                                                                      \
-         NULL,                                                                                     \
-         "testing: fail after this many steps, as if killed (0 = never)"},
+    {"hidden", LEAP_OPT_STRING, offsetof(deep_opts, hidden), 0, 0, 0, HIDDEN,                       \
+     "MLP widths, e.g. 400,400,400 (wide_deep, deepfm, dcn_v2; dlrm's top MLP)"},                 \
+    {"bottom", LEAP_OPT_STRING, offsetof(deep_opts, bottom), 0, 0, 0, "64",                         \
+     "dlrm: bottom MLP widths over DENSE features (then embedding_dim)"},                          \
+    {"cross_layers", LEAP_OPT_INT, offsetof(deep_opts, cross_layers), 3, 0, DEEP_MAX_LAYERS, NULL,  \
+     "dcn_v2: cross layers"},                                                                      \
+    {"cross_rank", LEAP_OPT_INT, offsetof(deep_opts, cross_rank), 0, 0, 65536, NULL,                \
+     "dcn_v2: 0 = full-rank cross weights, r = low rank r"},                                       \
+    {"dropout", LEAP_OPT_FLOAT, offsetof(deep_opts, dropout), 0, 0, 0.95, NULL,                     \
+     "dropout after every MLP ReLU (training only)"},                                              \
+    {"layer_norm", LEAP_OPT_BOOL, offsetof(deep_opts, layer_norm), 0, 0, 1, NULL,                   \
+     "layer norm between every MLP linear and its ReLU"},                                          \
+    {"batch_size", LEAP_OPT_INT, offsetof(deep_opts, batch_size), BATCH, 1, 1 << 20, NULL,          \
+     "rows per optimizer step (all ranks together)"},                                              \
+    {"lr", LEAP_OPT_FLOAT, offsetof(deep_opts, lr), LR, 1e-7, 100, NULL, "learning rate"},          \
+    {"embedding_lr", LEAP_OPT_FLOAT, offsetof(deep_opts, embedding_lr), 0, 0, 100, NULL,            \
+     "learning rate of the embedding tables and first-order weights (0 = lr)"},                   \
+    {"optimizer", LEAP_OPT_ENUM, offsetof(deep_opts, optimizer), OPTI, 0, 2, "adam|adagrad|sgd",    \
+     "Adam (sparse for embeddings), AdaGrad (row-wise for embeddings), SGD+momentum"},            \
+    {"momentum", LEAP_OPT_FLOAT, offsetof(deep_opts, momentum), 0.9, 0, 0.999, NULL,                \
+     "sgd: momentum"},                                                                             \
+    {"weight_decay", LEAP_OPT_FLOAT, offsetof(deep_opts, weight_decay), WD, 0, 10, NULL,            \
+     "L2 added to every gradient (embeddings: rows a step touches)"},                              \
+    {"eps", LEAP_OPT_FLOAT, offsetof(deep_opts, eps), EPS, 1e-12, 1, NULL,                          \
+     "adam, adagrad: denominator epsilon (adagrad: plays FTRL's beta)"},                           \
+    {"wide_optimizer", LEAP_OPT_ENUM, offsetof(deep_opts, wide_optimizer), WOPT, 0, 1, "same|ftrl", \
+     "first-order weights: the tables' optimizer, or FTRL-Proximal"},                             \
+    {"ftrl_alpha", LEAP_OPT_FLOAT, offsetof(deep_opts, ftrl_alpha), 0.05, 1e-6, 100, NULL,          \
+     "wide_optimizer=ftrl: learning-rate scale"},                                                  \
+    {"ftrl_beta", LEAP_OPT_FLOAT, offsetof(deep_opts, ftrl_beta), 1, 0, 1e6, NULL,                  \
+     "wide_optimizer=ftrl: learning-rate smoothing"},                                              \
+    {"ftrl_l1", LEAP_OPT_FLOAT, offsetof(deep_opts, ftrl_l1), 0.5, 0, 1e6, NULL,                    \
+     "wide_optimizer=ftrl: L1 on summed gradients"},                                               \
+    {"ftrl_l2", LEAP_OPT_FLOAT, offsetof(deep_opts, ftrl_l2), 1, 0, 1e6, NULL,                      \
+     "wide_optimizer=ftrl: L2 on summed gradients"},                                               \
+    {"warmup", LEAP_OPT_INT, offsetof(deep_opts, warmup), 0, 0, 1e9, NULL,                          \
+     "steps of linear learning-rate warmup"},                                                      \
+    {"lr_decay", LEAP_OPT_ENUM, offsetof(deep_opts, lr_decay), 0, 0, 2, "none|linear|cosine",       \
+     "learning-rate decay to 0 at the last step"},                                                 \
+    {"init_scale", LEAP_OPT_FLOAT, offsetof(deep_opts, init_scale), 0.05, 0, 10, NULL,              \
+     "embeddings start U(-a, a)"},                                                                 \
+    {"shuffle", LEAP_OPT_BOOL, offsetof(deep_opts, shuffle), 1, 0, 1, NULL,                         \
+     "shuffle the rows of each row group every epoch"},                                            \
+    {"architecture", LEAP_OPT_STRING, offsetof(deep_opts, architecture), 0, 0, 0, "",               \
+     "YAML file that edits the model's architecture (docs/FORMATS.md)"},                          \
+    {"checkpoint", LEAP_OPT_STRING, offsetof(deep_opts, checkpoint), 0, 0, 0, "",                   \
+     "training state file, written every checkpoint_every steps and each epoch"},                  \
+    {"checkpoint_every", LEAP_OPT_INT, offsetof(deep_opts, checkpoint_every), 0, 0, 1e9, NULL,      \
+     "steps between checkpoints (0: epoch ends only)"},                                            \
+    {"resume", LEAP_OPT_BOOL, offsetof(deep_opts, resume), 0, 0, 1, NULL,                           \
+     "continue from the checkpoint file when it exists"},                                          \
+    {"halt_after", LEAP_OPT_INT, offsetof(deep_opts, halt_after), 0, 0, 1e9, NULL,                  \
+     "testing: fail after this many steps, as if killed (0 = never)"},
 
-#define DEEP_TABLE(var, comp, DIM, HIDDEN, OPTI, LR)                                               \
-    static const leap_opt_def var##_defs[] = {DEEP_OPT_COMMON(DIM, HIDDEN, OPTI, LR)};             \
+#define DEEP_TABLE(var, comp, DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD)                       \
+    static const leap_opt_def var##_defs[] = {                                                     \
+        DEEP_OPT_COMMON(DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD)};                             \
     static const leap_opt_table var##_table = {comp, var##_defs,                                   \
                                                sizeof var##_defs / sizeof var##_defs[0]};
 
-DEEP_TABLE(fm, "model fm", 8, "", NN_OPT_ADAGRAD, 0.05)
-DEEP_TABLE(ffm, "model ffm", 4, "", NN_OPT_ADAGRAD, 0.05)
-DEEP_TABLE(wd, "model wide_deep", 16, "400,400,400", NN_OPT_ADAM, 0.001)
-DEEP_TABLE(dfm, "model deepfm", 16, "400,400,400", NN_OPT_ADAM, 0.001)
-DEEP_TABLE(dcn, "model dcn_v2", 16, "400,400,400", NN_OPT_ADAM, 0.001)
-DEEP_TABLE(dlrm, "model dlrm", 16, "400,400,400", NN_OPT_ADAM, 0.001)
-DEEP_TABLE(deep, "model deep", 16, "", NN_OPT_ADAM, 0.001)
+/* FM and FFM: FTRL-Proximal first-order weights (LR's, see docs/ARCHITECTURE.md), AdaGrad
+ * vectors whose eps plays FTRL's beta, small batches; the deep models: Adam, batch 1024. */
+/*         table name  component          dim hidden         optimizer       lr     wide  batch eps   wd */
+DEEP_TABLE(fm,   "model fm",        8,  "",            NN_OPT_ADAGRAD, 0.05,  1,    32,   0.03, 0.03)
+DEEP_TABLE(ffm,  "model ffm",       4,  "",            NN_OPT_ADAGRAD, 0.05,  1,    32,   0.03, 0)
+DEEP_TABLE(wd,   "model wide_deep", 16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
+DEEP_TABLE(dfm,  "model deepfm",    16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
+DEEP_TABLE(dcn,  "model dcn_v2",    16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
+DEEP_TABLE(dlrm, "model dlrm",      16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
+DEEP_TABLE(deep, "model deep",      16, "",            NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
+// clang-format on
 
 static void deep_destroy(leap_model *m) {
     deep_model *d = (deep_model *)m;
@@ -204,6 +108,7 @@ static void deep_destroy(leap_model *m) {
     deep_table_free(d->es1, d->net.n_emb, sizeof(float));
     deep_table_free(d->es2, d->net.n_emb, sizeof(float));
     deep_table_free(d->er, 2 * d->net.n_emb_rows, sizeof(float));
+    deep_table_free(d->ez, 2 * (d->net.n_emb_rows + 1), sizeof(float));
     deep_net_free(&d->net);
     free(d);
 }

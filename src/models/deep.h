@@ -67,6 +67,8 @@ typedef struct deep_opts {
     double embedding_lr; /* tables' learning rate; 0 = lr */
     int optimizer;       /* nn_opt_kind */
     double momentum, weight_decay, eps;
+    int wide_optimizer; /* first-order weights: 0 = as the tables, 1 = FTRL-Proximal */
+    double ftrl_alpha, ftrl_beta, ftrl_l1, ftrl_l2;
     int warmup, lr_decay; /* steps; nn_decay */
     double init_scale;    /* embeddings ~ U(−a, a) */
     int shuffle;          /* shuffle rows within each row group per epoch */
@@ -161,6 +163,8 @@ typedef struct deep_model {
      * es1, es2 [n_emb] (Adam m, v; SGD velocity in es1) or er [n_emb_rows][2]
      * (row-wise AdaGrad: the vector's accumulator, the first-order weight's) */
     float *ds1, *ds2, *es1, *es2, *er;
+    float *ez; /* [n_emb_rows + 1][2] FTRL (z, n) of first-order weights and (last) of the
+                  bias (wide_optimizer=ftrl) */
     int64_t step;
     /* prediction workspaces, taken with an atomic flag each */
     int n_slots;

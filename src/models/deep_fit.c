@@ -354,15 +354,23 @@ static void update_row(fit *X, const nn_opt *o, uint32_t key, int f, const float
     const nn_emb_field *e = &X->N->ef[f];
     size_t local = key - e->offset, off = e->base + local * e->stride;
     float *p = X->N->emb + off;
+    int n = e->stride;
+    if (d->ez && e->stride > e->dim) { /* first-order weight by FTRL, on the summed gradient */
+        const deep_opts *op = &d->o;
+        float *zn = d->ez + 2 * (e->rbase + local);
+        p[e->dim] = nn_ftrl_step(p[e->dim], g[e->dim], zn, zn + 1, (float)op->ftrl_alpha,
+                                 (float)op->ftrl_beta, (float)op->ftrl_l1, (float)op->ftrl_l2);
+        n = e->dim;
+    }
     if (o->kind == NN_OPT_ADAGRAD) {
         /* row-wise: one accumulator for the vector, one for the first-order
          * weight (their gradients differ in scale by orders of magnitude) */
         float *acc = d->er + 2 * (e->rbase + local);
         if (e->dim) nn_opt_row(o, p, g, NULL, acc, e->dim);
-        if (e->stride > e->dim) nn_opt_row(o, p + e->dim, g + e->dim, NULL, acc + 1, 1);
+        if (n > e->dim) nn_opt_row(o, p + e->dim, g + e->dim, NULL, acc + 1, 1);
         return;
     }
-    nn_opt_row(o, p, g, d->es1 ? d->es1 + off : NULL, d->es2 ? d->es2 + off : NULL, e->stride);
+    if (n) nn_opt_row(o, p, g, d->es1 ? d->es1 + off : NULL, d->es2 ? d->es2 + off : NULL, n);
 }
 
 /* Starts fetching the lines of table row `key` (parameters and optimizer
@@ -385,6 +393,7 @@ static inline void prefetch_row(const fit *X, uint32_t key, int f) {
         __builtin_prefetch(d->es2 + off + e->stride - 1, 1, 0);
     }
     if (d->er) __builtin_prefetch(d->er + 2 * (e->rbase + local), 1, 0);
+    if (d->ez) __builtin_prefetch(d->ez + 2 * (e->rbase + local), 1, 0);
 }
 
 #define PREFETCH_AHEAD 8
@@ -398,6 +407,22 @@ static void dense_chunk(const fit *X, int t, size_t *a, size_t *e) {
 }
 
 static void exchange(fit *X); /* MPI, thread 0 */
+
+/* The optimizer over dense parameters [c0, c1) with gradient g; with FTRL
+ * first-order weights the bias is FTRL's too (unregularized, as in LR). */
+static void apply_dense(fit *X, const nn_opt *o, size_t c0, size_t c1, const float *g) {
+    deep_model *d = X->d;
+    float *P = X->N->dense;
+    size_t b = X->N->off_bias;
+    if (d->ez && b >= c0 && b < c1) {
+        float *zn = d->ez + 2 * X->N->n_emb_rows;
+        P[b] = nn_ftrl_step(P[b], g[b], zn, zn + 1, (float)d->o.ftrl_alpha, (float)d->o.ftrl_beta,
+                            0.f, 0.f);
+        nn_opt_dense(o, P + c0, g + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, b - c0);
+        c0 = b + 1;
+    }
+    nn_opt_dense(o, P + c0, g + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, c1 - c0);
+}
 
 /* g0[c0, c1) += the other threads' dense gradients, which are zeroed. */
 static void reduce_dense(fit *X, size_t c0, size_t c1) {
@@ -488,7 +513,7 @@ static void step_fn(void *ctx, int t) {
             return;
         }
         o.gscale = oe.gscale = (float)(1.0 / wsum);
-        nn_opt_dense(&o, N->dense + c0, g0 + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, c1 - c0);
+        apply_dense(X, &o, c0, c1, g0);
         memset(g0 + c0, 0, (c1 - c0) * sizeof *g0);
         for (size_t s = 0; s < rs->n && s < PREFETCH_AHEAD; s++)
             prefetch_row(X, rs->key_of[s], sf[s]);
@@ -507,7 +532,7 @@ static void step_fn(void *ctx, int t) {
         return;
     }
     o.gscale = oe.gscale = (float)X->gscale;
-    nn_opt_dense(&o, N->dense + c0, X->xb + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, c1 - c0);
+    apply_dense(X, &o, c0, c1, X->xb);
     memset(g0 + c0, 0, (c1 - c0) * sizeof *g0);
     size_t U = X->U, per = (U + (size_t)T - 1) / (size_t)T, u0 = per * (size_t)t,
            u1 = u0 + per < U ? u0 + per : U;
@@ -644,10 +669,27 @@ static uint64_t run_hash(const fit *X) {
     deep_arch_write(&X->N->a, &b);
     uint64_t h = leap_hash64(b.p, b.len, 0);
     leap_buf_free(&b);
-    double nums[] = {o->batch_size,   o->lr,     o->embedding_lr, o->optimizer, o->momentum,
-                     o->weight_decay, o->eps,    o->warmup,       o->lr_decay,  o->init_scale,
-                     o->shuffle,      X->g_rows, X->g_bats,       X->size,      (double)X->io->seed,
-                     X->io->epochs};
+    double nums[] = {o->batch_size,
+                     o->lr,
+                     o->embedding_lr,
+                     o->optimizer,
+                     o->momentum,
+                     o->weight_decay,
+                     o->eps,
+                     o->warmup,
+                     o->lr_decay,
+                     o->init_scale,
+                     o->shuffle,
+                     X->g_rows,
+                     X->g_bats,
+                     X->size,
+                     (double)X->io->seed,
+                     X->io->epochs,
+                     o->wide_optimizer,
+                     o->ftrl_alpha,
+                     o->ftrl_beta,
+                     o->ftrl_l1,
+                     o->ftrl_l2};
     h = leap_mix64(h, leap_hash64(nums, sizeof nums, 0));
     return leap_mix64(h, (uint64_t)X->N->n_emb);
 }
@@ -669,6 +711,7 @@ static size_t ckpt_arrays(fit *X, float *best_dense, float *best_emb, int has_be
                     {d->es1, N->n_emb},
                     {d->es2, N->n_emb},
                     {d->er, 2 * N->n_emb_rows},
+                    {d->ez, 2 * (N->n_emb_rows + 1)},
                     {has_best ? best_dense : NULL, N->n_dense},
                     {has_best ? best_emb : NULL, N->n_emb}};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -701,7 +744,7 @@ static int ckpt_write(fit *X, const char *path, const ckpt_pos *P, float *best_d
     size_t pn = 2 * (size_t)X->size * sizeof *P->seq_row;
     sum = leap_mix64(sum, leap_hash64(P->seq_row, pn, 0));
     fwrite(P->seq_row, 1, pn, af.fp);
-    ck_arr a[9];
+    ck_arr a[10];
     size_t na = ckpt_arrays(X, best_dense, best_emb, P->has_best, a);
     for (size_t i = 0; i < na; i++) {
         sum = leap_mix64(sum, leap_hash64(a[i].p, a[i].n * sizeof(float), 0));
@@ -758,7 +801,7 @@ static int ckpt_read(fit *X, const char *path, ckpt_pos *P, float *best_dense, f
     size_t pn = 2 * (size_t)X->size * sizeof *P->seq_row;
     if (fread(P->seq_row, 1, pn, f) != pn) goto trunc;
     sum = leap_mix64(sum, leap_hash64(P->seq_row, pn, 0));
-    ck_arr a[9];
+    ck_arr a[10];
     size_t na = ckpt_arrays(X, best_dense, best_emb, (int)leap_get_u32(h + 36), a);
     for (size_t i = 0; i < na; i++) {
         if (fread(a[i].p, sizeof(float), a[i].n, f) != a[i].n) goto trunc;
@@ -795,6 +838,8 @@ int deep_alloc_state(deep_model *d, leap_err *err) {
         if (k == NN_OPT_ADAM) ok = ok && (d->es2 = deep_table_alloc(ne, sizeof(float)));
         if (k == NN_OPT_ADAGRAD)
             ok = ok && (d->er = deep_table_alloc(2 * N->n_emb_rows, sizeof(float)));
+        if (d->o.wide_optimizer == 1 && N->a.wide)
+            ok = ok && (d->ez = deep_table_alloc(2 * (N->n_emb_rows + 1), sizeof(float)));
     }
     if (!ok)
         return leap_err_set(err, LEAP_ENOMEM,

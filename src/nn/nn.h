@@ -220,6 +220,14 @@ void nn_opt_dense(const nn_opt *o, float *p, const float *g, float *s1, float *s
  * (s2: ONE accumulator for the row, += mean of g²; s1 unused); SGD with
  * momentum (s1: the row's velocity). */
 void nn_opt_row(const nn_opt *o, float *p, const float *g, float *s1, float *s2, int n);
+/* FTRL-Proximal (McMahan et al. 2013) for one coordinate: from its summed
+ * (not averaged) gradient g, updates the state (z, n) and returns the new
+ * weight w' = 0 when |z| ≤ l1, else −(z − sign(z)·l1) / ((beta + sqrt(n))/alpha + l2);
+ * w is the current weight. For first-order weights, whose rows a step touches
+ * sparsely: an untouched coordinate keeps its weight, as under FTRL itself. */
+float nn_ftrl_step(float w, float g, float *z, float *n, float alpha, float beta, float l1,
+                   float l2);
+
 /* Floats of state per parameter (s1, s2) for dense parameters and per row
  * element for embeddings; AdaGrad keeps its row state apart (one per row). */
 int nn_opt_dense_states(nn_opt_kind k);

@@ -97,6 +97,18 @@ void nn_opt_row(const nn_opt *o, float *p, const float *g, float *s1, float *s2,
     }
 }
 
+float nn_ftrl_step(float w, float g, float *z, float *n, float alpha, float beta, float l1,
+                   float l2) {
+    float n0 = *n, n1 = n0 + g * g;
+    float sigma = (sqrtf(n1) - sqrtf(n0)) / alpha;
+    float zz = *z + g - sigma * w;
+    *z = zz;
+    *n = n1;
+    if (fabsf(zz) <= l1) return 0.f;
+    float s = zz > 0 ? l1 : -l1;
+    return -(zz - s) / ((beta + sqrtf(n1)) / alpha + l2);
+}
+
 float nn_lr_at(float lr, int64_t step, int64_t warmup, nn_decay decay, int64_t total) {
     if (warmup > 0 && step < warmup) return lr * (float)(step + 1) / (float)warmup;
     if (decay == NN_DECAY_NONE || total <= warmup) return lr;

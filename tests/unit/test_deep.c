@@ -608,3 +608,51 @@ TEST(model_options_and_errors) {
     ASSERT_TRUE(!strcmp(buf, "400,x"));
     leap_featurizer_free(&fz);
 }
+
+TEST(wide_only_ftrl_at_batch_one_is_lr_ftrl) {
+    /* An independent reference for the FTRL path: LR's FTRL (src/models/lr.c,
+     * per-example updates) and a wide-only network with FTRL first-order
+     * weights and bias, one row per step, rows in order, agree. (Indices of a
+     * row are kept distinct: lr.c applies one update to a coordinate repeated
+     * within a row, the network the sum of both.) */
+    fake F;
+    make_data(&F, 3, 200, 1, 1);
+    for (size_t i = 0; i <= F.nb; i++) {
+        leap_fbatch *b = i < F.nb ? &F.b[i] : &F.vb[0];
+        for (uint32_t k = 0; k < b->row_ptr[b->n_rows]; k++)
+            b->idx[k] = b->field[k] * 64u + b->idx[k] % 64u;
+    }
+    char arch[64];
+    snprintf(arch, sizeof arch, "/tmp/leap_test_wide_%d.yaml", (int)getpid());
+    FILE *f = fopen(arch, "w");
+    fputs("wide: true\n", f);
+    fclose(f);
+    char a_kv[96];
+    snprintf(a_kv, sizeof a_kv, "architecture=%s", arch);
+    const char *items[] = {a_kv, "wide_optimizer=ftrl", "batch_size=1", "shuffle=false"};
+    leap_err err = {0};
+    int rc;
+    deep_model *w = train_model("deep", &F, items, 4, &err, &rc);
+    ASSERT_OK(rc);
+    unlink(arch);
+    const leap_model_ops *lops = leap_model_find("lr");
+    char lo[256];
+    leap_opts_defaults(lops->opts, lo);
+    leap_featurizer fz;
+    hashed_fz(&fz);
+    leap_model *lr = NULL;
+    ASSERT_OK(lops->create(lo, &fz, &lr, &err));
+    double sums[2] = {0, 0};
+    for (size_t i = 0; i < F.nb; i++)
+        lops->train_batch(lr, &F.b[i], 0, sums);
+    lops->refresh(lr);
+    float p1[200], p2[200];
+    lops->predict_batch(lr, &F.vb[0], p1);
+    w->base.ops->predict_batch(&w->base, &F.vb[0], p2);
+    for (int r = 0; r < 200; r++)
+        ASSERT_NEAR(p1[r], p2[r], 1e-5);
+    lops->destroy(lr);
+    w->base.ops->destroy(&w->base);
+    leap_featurizer_free(&fz);
+    free_data(&F);
+}

@@ -570,6 +570,27 @@ TEST(optimizers_follow_torch_formulas) {
     }
 }
 
+TEST(ftrl_step_follows_mcmahan_algorithm_1) {
+    /* Three steps of per-coordinate FTRL-Proximal in double (Algorithm 1 of
+     * McMahan et al. 2013, written out here), against nn_ftrl_step. */
+    const double a = 0.05, b = 1.0, l1 = 0.5, l2 = 1.0, gs[4] = {0.8, -0.3, 2.5, -1.7};
+    double Z = 0, Nn = 0, W = 0;
+    float z = 0, n = 0, w = 0;
+    for (int t = 0; t < 4; t++) {
+        double g = gs[t], sig = (sqrt(Nn + g * g) - sqrt(Nn)) / a;
+        Z += g - sig * W;
+        Nn += g * g;
+        W = fabs(Z) <= l1 ? 0 : -(Z - (Z > 0 ? l1 : -l1)) / ((b + sqrt(Nn)) / a + l2);
+        w = nn_ftrl_step(w, (float)g, &z, &n, (float)a, (float)b, (float)l1, (float)l2);
+        ASSERT_NEAR(w, W, 1e-6);
+        ASSERT_NEAR(z, Z, 1e-5);
+        ASSERT_NEAR(n, Nn, 1e-5);
+    }
+    ASSERT_TRUE(w != 0.f); /* past the L1 threshold by the end */
+    float zz = 0, nn = 0;  /* a small gradient stays inside the L1 ball: w = 0 */
+    ASSERT_TRUE(nn_ftrl_step(0.f, 0.1f, &zz, &nn, 0.05f, 1.f, 0.5f, 1.f) == 0.f);
+}
+
 TEST(lr_schedule_warmup_and_decay) {
     ASSERT_NEAR(nn_lr_at(1.f, 0, 4, NN_DECAY_NONE, 100), 0.25, 1e-7);
     ASSERT_NEAR(nn_lr_at(1.f, 3, 4, NN_DECAY_NONE, 100), 1.0, 1e-7);
