@@ -13,6 +13,7 @@
  */
 #include "models/deep.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -137,7 +138,11 @@ static int deep_make(const leap_model_ops *ops, const void *opts, const deep_arc
         deep_destroy(&d->base);
         return rc;
     }
-    int n = 2 * leap_num_cpus();
+    /* Parallelism is ours (threads split a mini-batch; scoring threads call
+     * predict_batch concurrently): OpenBLAS's own pool would oversubscribe
+     * the cores and spin in sched_yield around every small product. */
+    openblas_set_num_threads(1);
+    int n = leap_num_cpus(); /* one per core; more callers at once wait their turn */
     d->n_slots = n < 4 ? 4 : n > 64 ? 64 : n;
     d->slots = calloc((size_t)d->n_slots, sizeof *d->slots);
     d->slot_busy = calloc((size_t)d->n_slots, sizeof *d->slot_busy);

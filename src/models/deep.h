@@ -27,9 +27,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define DEEP_MAX_LAYERS     8  /* per MLP (bottom, top) and cross layers */
-#define DEEP_MAX_FIELD_DIMS 64 /* per-field embedding dims in an architecture file */
-#define DEEP_PRED_ROWS      64 /* rows per forward block when predicting */
+#define DEEP_MAX_LAYERS     8   /* per MLP (bottom, top) and cross layers */
+#define DEEP_MAX_FIELD_DIMS 64  /* per-field embedding dims in an architecture file */
+#define DEEP_PRED_ROWS      256 /* rows per forward block when predicting */
 #define DEEP_MAX_DIM        1024
 
 enum { DEEP_INTER_NONE, DEEP_INTER_DOT };

@@ -460,7 +460,6 @@ static void accum_rows(fit *X, int t, size_t np) {
 static void step_fn(void *ctx, int t) {
     fit *X = ctx;
     deep_net *N = X->N;
-    deep_model *d = X->d;
     mbatch *B = &X->mb;
     int T = X->T, ms = N->max_stride;
     /* A: my table rows, then forward/backward of my block of rows */

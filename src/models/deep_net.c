@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define TABLE_MMAP_MIN ((size_t)4 << 20)
+#define TABLE_MMAP_MIN ((size_t)2 << 20)
 
 void *deep_table_alloc(size_t n, size_t size) {
     if (n == 0) n = 1;
@@ -267,7 +267,7 @@ int deep_net_layout(deep_net *N, const deep_arch *a, const leap_featurizer *fz, 
 }
 
 int deep_net_alloc(deep_net *N, leap_err *err) {
-    N->dense = calloc(N->n_dense ? N->n_dense : 1, sizeof *N->dense);
+    N->dense = deep_table_alloc(N->n_dense, sizeof *N->dense);
     N->emb = deep_table_alloc(N->n_emb, sizeof *N->emb);
     if (!N->dense || !N->emb)
         return leap_err_set(err, LEAP_ENOMEM,
@@ -286,7 +286,7 @@ void deep_net_free(deep_net *N) {
     free(N->ef);
     free(N->row_field_lo);
     free(N->params);
-    free(N->dense);
+    deep_table_free(N->dense, N->n_dense, sizeof *N->dense);
     deep_table_free(N->emb, N->n_emb, sizeof *N->emb);
     memset(N, 0, sizeof *N);
 }
