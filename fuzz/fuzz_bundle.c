@@ -16,9 +16,15 @@ static void try_load(const uint8_t *buf, size_t size) {
     leap_err err = {0};
     if (leap_bundle_parse(buf, size, "fuzz", &b, &err) == LEAP_OK) {
         uint32_t rp[2] = {0, 1}, idx[1] = {0};
+        uint16_t fld[1] = {0};
         float val[1] = {1}, lab[1] = {0}, w[1] = {1}, p[1];
-        leap_fbatch fb = {
-            .n_rows = 1, .row_ptr = rp, .idx = idx, .val = val, .label = lab, .weight = w};
+        leap_fbatch fb = {.n_rows = 1,
+                          .row_ptr = rp,
+                          .idx = idx,
+                          .val = val,
+                          .field = fld,
+                          .label = lab,
+                          .weight = w};
         leap_bundle_predict(&b, &fb, p);
         leap_bundle_free(&b);
     }

@@ -11,8 +11,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/build-fuzz
 CC=${CC:-clang}
 mkdir -p "$out/obj"
-flags=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -I"$root/include" -I"$root/src" -ULEAP_HAVE_MPI)
-libs=(-lzstd -lxxhash -lcyaml -lyaml -lcjson -lsqlite3 -lcivetweb -lz -lm -lpthread)
+flags=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -I"$root/include" -I"$root/src" -ULEAP_HAVE_MPI
+       $(pkg-config --cflags openblas))
+libs=(-lzstd -lxxhash -lcyaml -lyaml -lcjson -lsqlite3 -lcivetweb -lz -lm -lpthread
+      $(pkg-config --libs openblas))
 
 # library objects once, instrumented for coverage but without libFuzzer's main
 objs=()

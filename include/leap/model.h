@@ -39,13 +39,23 @@ struct leap_fit_io {
     int (*map_valid)(leap_fit_io *io, leap_batch_fn fn, void *user, leap_err *err);
     size_t n_valid_batches;
     uint64_t n_valid_rows;
-    /* Optional progress report after an iteration: mean training loss. */
+    /* Optional progress report after an iteration: mean training loss. A model
+     * that evaluates its validation data sets valid_loss before the call (the
+     * trainer sets it to NaN before fit). */
     void (*on_iter)(leap_fit_io *io, int iter, double mean_loss, double seconds);
     /* Set by the model before its first map when it reads the training data
      * once and keeps its own copy (trees bin it): the trainer then caches no
      * featurized batches for later passes (saves their memory). */
     int single_pass;
-    void *priv; /* the trainer's */
+    double valid_loss;
+    /* The trainer's options, for models that run their own passes (epochs of
+     * mini-batch SGD): passes, early stopping on map_valid, the run's seed. */
+    int epochs;
+    int patience;     /* 0 = never stop early */
+    double min_delta; /* validation improvement smaller than this does not count */
+    uint64_t seed;
+    int best_iter; /* set by the model: the iteration whose state it kept (0 = the last) */
+    void *priv;    /* the trainer's */
 };
 
 /* How a state segment is combined across ranks after each sync interval,
@@ -76,7 +86,9 @@ typedef struct leap_model_ops {
     void (*destroy)(leap_model *m);
     /* One pass of updates over batch b (rows in order). Adds to sums[0] the
      * weighted logloss of each row predicted BEFORE its update (progressive
-     * validation) and to sums[1] its weight. Thread-safe per the contract above. */
+     * validation) and to sums[1] its weight. Thread-safe per the contract above.
+     * NULL for models whose fit never returns LEAP_EUNSUPPORTED (they train
+     * only by their own passes: the embedding models). */
     void (*train_batch)(leap_model *m, const leap_fbatch *b, int thread, double sums[2]);
     /* Click probabilities for every row of b (the model's own scale). */
     void (*predict_batch)(const leap_model *m, const leap_fbatch *b, float *p);

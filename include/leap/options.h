@@ -12,19 +12,23 @@
 #include "leap/core.h"
 
 typedef enum leap_opt_type {
-    LEAP_OPT_INT,   /* int field */
-    LEAP_OPT_FLOAT, /* double field */
-    LEAP_OPT_BOOL,  /* int field, 0/1; accepts true/false/1/0 */
-    LEAP_OPT_ENUM,  /* int field: index into choices "a|b|c" */
+    LEAP_OPT_INT,    /* int field */
+    LEAP_OPT_FLOAT,  /* double field */
+    LEAP_OPT_BOOL,   /* int field, 0/1; accepts true/false/1/0 */
+    LEAP_OPT_ENUM,   /* int field: index into choices "a|b|c" */
+    LEAP_OPT_STRING, /* char[LEAP_OPT_STR_MAX] field; `choices` holds its default text */
     LEAP_OPT_COUNT
 } leap_opt_type;
+
+#define LEAP_OPT_STR_MAX 256 /* bytes of a LEAP_OPT_STRING field, with the NUL */
 
 typedef struct leap_opt_def {
     const char *name;
     leap_opt_type type;
     size_t offset; /* offsetof the field in the component's struct */
     double def, min, max;
-    const char *choices; /* LEAP_OPT_ENUM only: "ftrl|adagrad" */
+    const char
+        *choices; /* LEAP_OPT_ENUM: "ftrl|adagrad"; LEAP_OPT_STRING: the default ("" = none) */
     const char *help;
 } leap_opt_def;
 
@@ -46,7 +50,7 @@ int leap_opts_set(const leap_opt_table *t, void *obj, const char *key, const cha
  * unknown key is an error listing the known keys. */
 int leap_opts_apply(const leap_opt_table *const *tables, void *const *objs, size_t n_tables,
                     const char *const *items, size_t n_items, leap_err *err);
-/* Formats the value of d in obj into buf ("0.05", "ftrl", "true"). */
+/* Formats the value of d in obj into buf ("0.05", "ftrl", "true", a string as is). */
 void leap_opts_format(const leap_opt_def *d, const void *obj, char *buf, size_t len);
 /* "--help" listing: name, type/choices, default, range, help. */
 void leap_opts_print_help(FILE *f, const leap_opt_table *t);

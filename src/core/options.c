@@ -10,12 +10,15 @@ static double *fptr(const leap_opt_def *d, void *obj) {
     return (double *)((char *)obj + d->offset);
 }
 static int *iptr(const leap_opt_def *d, void *obj) { return (int *)((char *)obj + d->offset); }
+static char *sptr(const leap_opt_def *d, void *obj) { return (char *)obj + d->offset; }
 
 void leap_opts_defaults(const leap_opt_table *t, void *obj) {
     for (size_t i = 0; i < t->n; i++) {
         const leap_opt_def *d = &t->defs[i];
         if (d->type == LEAP_OPT_FLOAT)
             *fptr(d, obj) = d->def;
+        else if (d->type == LEAP_OPT_STRING)
+            snprintf(sptr(d, obj), LEAP_OPT_STR_MAX, "%s", d->choices ? d->choices : "");
         else
             *iptr(d, obj) = (int)d->def;
     }
@@ -105,6 +108,14 @@ int leap_opts_set(const leap_opt_table *t, void *obj, const char *key, const cha
         *iptr(d, obj) = idx;
         return LEAP_OK;
     }
+    case LEAP_OPT_STRING:
+        if (strlen(value) >= LEAP_OPT_STR_MAX)
+            return leap_err_set(err, LEAP_EINVAL, "option '%s': value longer than %d bytes", key,
+                                LEAP_OPT_STR_MAX - 1);
+        if (strpbrk(value, "\n\r"))
+            return leap_err_set(err, LEAP_EINVAL, "option '%s': value spans several lines", key);
+        snprintf(sptr(d, obj), LEAP_OPT_STR_MAX, "%s", value);
+        return LEAP_OK;
     default: return leap_err_set(err, LEAP_EINVAL, "option '%s': bad type", key);
     }
 }
@@ -147,6 +158,7 @@ void leap_opts_format(const leap_opt_def *d, const void *obj, char *buf, size_t 
     case LEAP_OPT_INT: snprintf(buf, len, "%d", *iptr(d, o)); break;
     case LEAP_OPT_BOOL: snprintf(buf, len, "%s", *iptr(d, o) ? "true" : "false"); break;
     case LEAP_OPT_ENUM: choice_name(d->choices, *iptr(d, o), buf, len); break;
+    case LEAP_OPT_STRING: snprintf(buf, len, "%s", sptr(d, o)); break;
     default: snprintf(buf, len, "?");
     }
 }
@@ -157,6 +169,7 @@ static const char *type_name(const leap_opt_def *d) {
     case LEAP_OPT_INT: return "int";
     case LEAP_OPT_BOOL: return "bool";
     case LEAP_OPT_ENUM: return d->choices;
+    case LEAP_OPT_STRING: return "string";
     default: return "?";
     }
 }
@@ -169,6 +182,8 @@ void leap_opts_print_help(FILE *f, const leap_opt_table *t) {
         if (d->type == LEAP_OPT_ENUM || d->type == LEAP_OPT_BOOL) {
             choice_name(d->type == LEAP_OPT_ENUM ? d->choices : "false|true", (int)d->def, def,
                         sizeof def);
+        } else if (d->type == LEAP_OPT_STRING) {
+            snprintf(def, sizeof def, "%s", d->choices && d->choices[0] ? d->choices : "\"\"");
         } else {
             snprintf(def, sizeof def, "%g", d->def);
             snprintf(range, sizeof range, "[%g, %g]", d->min, d->max);
@@ -179,7 +194,7 @@ void leap_opts_print_help(FILE *f, const leap_opt_table *t) {
 }
 
 void leap_opts_write(FILE *f, const leap_opt_table *t, const void *obj, const char *prefix) {
-    char buf[64];
+    char buf[LEAP_OPT_STR_MAX + 64];
     for (size_t i = 0; i < t->n; i++) {
         leap_opts_format(&t->defs[i], obj, buf, sizeof buf);
         fprintf(f, "%s%s=%s\n", prefix ? prefix : "", t->defs[i].name, buf);

@@ -395,7 +395,8 @@ static void fit_on_iter(leap_fit_io *io, int iter, double mean_loss, double seco
     R->fit_loss = mean_loss;
     if (!R->ctx->on_epoch) return;
     double rows = (double)atomic_load(&R->rows_done);
-    leap_epoch_info ei = {iter, mean_loss, NAN, rows, seconds, seconds > 0 ? rows / seconds : 0, 0};
+    leap_epoch_info ei = {
+        iter, mean_loss, io->valid_loss, rows, seconds, seconds > 0 ? rows / seconds : 0, 0};
     R->ctx->on_epoch(R->ctx->ud, &ei);
 }
 
@@ -444,6 +445,11 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
                           .map = fit_map,
                           .map_valid = ctx->valid ? fit_map_valid : NULL,
                           .on_iter = fit_on_iter,
+                          .valid_loss = NAN,
+                          .epochs = ctx->o.epochs,
+                          .patience = ctx->o.patience,
+                          .min_delta = ctx->o.min_delta,
+                          .seed = ctx->seed,
                           .priv = R};
         rank_rows(R, ctx->train, &io.n_batches, &io.n_rows);
         if (ctx->valid) rank_rows(R, ctx->valid, &io.n_valid_batches, &io.n_valid_rows);
@@ -455,6 +461,7 @@ int leap_train_run(leap_train_ctx *ctx, leap_model *m, leap_train_report *rep, l
             if ((rc = leap_comm_allreduce_sum_f64(ctx->comm, &rows, 1, err))) goto done;
             if (m->ops->refresh) m->ops->refresh(m);
             rep->epochs_run = rep->best_epoch = R->fit_iters > 0 ? R->fit_iters : 1;
+            if (io.best_iter > 0) rep->best_epoch = io.best_iter;
             rep->train_logloss = R->fit_iters > 0 ? R->fit_loss : NAN;
             rep->train_seconds = secs;
             rep->examples = rows;
