@@ -13,7 +13,7 @@
  */
 #include "models/deep.h"
 
-#include <cblas.h>
+#include "nn/blas.h"
 #include <math.h>
 #include <sched.h>
 #include <stdlib.h>

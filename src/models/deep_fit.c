@@ -32,7 +32,7 @@
  */
 #include "models/deep.h"
 
-#include <cblas.h>
+#include "nn/blas.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * (full and low rank) and DLRM's pairwise dot interaction. */
 #include "nn/nn.h"
 
-#include <cblas.h>
+#include "nn/blas.h"
 #include <string.h>
 
 void nn_fm_fwd(int B, int F, int d, const float *E, int ld, float *S, float *out) {

@@ -3,7 +3,7 @@
  * concatenation and the weighted logistic loss. No allocation, no state. */
 #include "nn/nn.h"
 
-#include <cblas.h>
+#include "nn/blas.h"
 #include <math.h>
 #include <string.h>
 

@@ -14,7 +14,7 @@
 #include "harness.h"
 #include "nn/nn.h"
 
-#include <cblas.h>
+#include "nn/blas.h"
 
 static uint64_t g_seed = 12345;
 static float frand(void) { return nn_uniform(0x5eed, g_seed++, 1.0f); }
