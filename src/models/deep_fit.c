@@ -24,9 +24,10 @@
  * uninterrupted one.
  *
  * MPI: each rank steps on ceil(batch_size / ranks) of its own rows; per step
- * the ranks exchange the touched table rows' keys (one bcast per rank), form
- * their union in rank order, and ONE allreduce sums [dense gradient | union
- * rows' gradients | ...]; every rank then applies the same update, so the
+ * a small allreduce sums the ranks' key counts and weights, the ranks
+ * exchange the touched table rows' keys (one bcast per rank), form their
+ * union in rank order, and ONE allreduce sums the gradients [dense | union
+ * rows]; every rank then applies the same update, so the
  * replicas stay identical. Ranks that run out of rows keep stepping with
  * empty blocks until all have. (docs/ARCHITECTURE.md: why and measurements.)
  */
