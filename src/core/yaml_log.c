@@ -1,6 +1,8 @@
 /* yaml_log.c — see yaml_log.h. */
 #include "core/yaml_log.h"
 
+#include <yaml.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -70,4 +72,22 @@ int leap__ylog_error(const ylog *lg, const char *fallback, const char *text, con
     if (lg->line >= 0)
         return leap_err_set(err, LEAP_EPARSE, "%s:%ld:%ld: %s", name, lg->line + 1, lg->col + 1, m);
     return leap_err_set(err, LEAP_EPARSE, "%s: %s", name, m);
+}
+
+int leap__ynode_verr(leap_err *err, const char *name, const void *node, const char *fmt,
+                     va_list ap) {
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    const yaml_node_t *n = node;
+    if (!n) return leap_err_set(err, LEAP_EPARSE, "%s: %s", name, msg);
+    return leap_err_set(err, LEAP_EPARSE, "%s:%zu:%zu: %s", name, n->start_mark.line + 1,
+                        n->start_mark.column + 1, msg);
+}
+
+int leap__ynode_err(leap_err *err, const char *name, const void *node, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = leap__ynode_verr(err, name, node, fmt, ap);
+    va_end(ap);
+    return rc;
 }

@@ -27,6 +27,16 @@ int leap__yfind(const char *text, long from, const char *key, const char *value,
 /* Turns a failed cyaml load into "NAME:LINE:COL: message" (an unknown key is
  * located by leap__yfind); fallback is cyaml's own message. Returns
  * LEAP_EPARSE. */
+/* "NAME:LINE:COL: message" at a libyaml document node (1-based; without the
+ * position when node is NULL), set in err as LEAP_EPARSE and returned. The
+ * one formatter of every libyaml tree reader (transform specs, architecture
+ * files, pipelines). node is a const yaml_node_t * (kept void to spare
+ * callers of the cyaml helpers libyaml's header). */
+int leap__ynode_err(leap_err *err, const char *name, const void *node, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int leap__ynode_verr(leap_err *err, const char *name, const void *node, const char *fmt,
+                     va_list ap);
+
 int leap__ylog_error(const ylog *lg, const char *fallback, const char *text, const char *name,
                      leap_err *err);
 

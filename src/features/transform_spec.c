@@ -10,6 +10,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/yaml_log.h"
+
 static const char *const tf_op_names[] = {
 #define LEAP_XX_TF(name, str) str,
     LEAP_TF_OP_MAP(LEAP_XX_TF)
@@ -72,15 +74,11 @@ typedef struct yp {
 static int yerr(yp *P, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int yerr(yp *P, const yaml_node_t *n, const char *fmt, ...) {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = leap__ynode_verr(P->err, P->name, n, fmt, ap);
     va_end(ap);
-    if (n)
-        return leap_err_set(P->err, LEAP_EPARSE, "%s:%zu:%zu: %s", P->name, n->start_mark.line + 1,
-                            n->start_mark.column + 1, msg);
-    return leap_err_set(P->err, LEAP_EPARSE, "%s: %s", P->name, msg);
+    return rc;
 }
 
 static yaml_node_t *ynode(yp *P, int id) { return yaml_document_get_node(&P->doc, id); }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/yaml_log.h"
+
 int deep_parse_widths(const char *s, const char *what, int *w, int *n, leap_err *err) {
     *n = 0;
     const char *p = s;
@@ -91,15 +93,11 @@ typedef struct ap {
 static int aerr(ap *P, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int aerr(ap *P, const yaml_node_t *n, const char *fmt, ...) {
-    char msg[400];
     va_list va;
     va_start(va, fmt);
-    vsnprintf(msg, sizeof msg, fmt, va);
+    int rc = leap__ynode_verr(P->err, P->name, n, fmt, va);
     va_end(va);
-    if (n)
-        return leap_err_set(P->err, LEAP_EPARSE, "%s:%zu:%zu: %s", P->name, n->start_mark.line + 1,
-                            n->start_mark.column + 1, msg);
-    return leap_err_set(P->err, LEAP_EPARSE, "%s: %s", P->name, msg);
+    return rc;
 }
 
 static const char *ascalar(const yaml_node_t *n) {

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/yaml_log.h"
+
 /* One row per kind: how a step becomes `leap ARGV...` and what it writes. A
  * kind for a new command is one row here. */
 static const leap_step_kind kinds[] = {
@@ -212,15 +214,11 @@ static yaml_node_t *node_at(rd *r, int id) { return yaml_document_get_node(&r->d
 static int at(rd *r, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int at(rd *r, const yaml_node_t *n, const char *fmt, ...) {
-    char m[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
+    int rc = leap__ynode_verr(r->err, r->name, n, fmt, ap);
     va_end(ap);
-    if (!n) return leap_err_set(r->err, LEAP_EPARSE, "%s: %s", r->name, m);
-    return leap_err_set(r->err, LEAP_EPARSE, "%s:%lu:%lu: %s", r->name,
-                        (unsigned long)n->start_mark.line + 1,
-                        (unsigned long)n->start_mark.column + 1, m);
+    return rc;
 }
 
 /* Visits node id once; a node reached twice came through an alias. */
