@@ -161,6 +161,14 @@ void leap_buf_free(leap_buf *b);
  * bytes (0 = no limit); errors name the path. */
 int leap_read_file(const char *path, size_t max, leap_buf *out, leap_err *err);
 
+/* Zeroed memory for a large table (n x size bytes): from 2 MB up it is its own
+ * mapping advised to use transparent huge pages, so random lookups into it
+ * (hashed weights, embedding rows) miss the TLB less; smaller tables come
+ * from calloc. Free with leap_table_free and the same n and size. NULL when
+ * out of memory or n x size overflows. */
+void *leap_table_alloc(size_t n, size_t size);
+void leap_table_free(void *p, size_t n, size_t size);
+
 /* Peak resident set size of this process in bytes (0 when unknown). */
 size_t leap_peak_rss(void);
 

@@ -6,6 +6,8 @@
 #include "cli/cli.h"
 #include "leap/serve.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void usage(FILE *f) {
     fprintf(
@@ -20,14 +23,18 @@ static void usage(FILE *f) {
            "                  [--poll SECONDS] [--admin-token-file FILE] [--keep-latest N]\n"
            "                  [--pin NAME:V[,V...]]... [--max-body BYTES]\n"
            "                  [--request-timeout-ms MS] [--idle-timeout-ms MS]\n"
-           "                  [--access-log] [--quiet]\n"
+           "                  [--access-log] [--cpu-latency-us US] [--quiet]\n"
            "Serves DIR/NAME/VERSION/model.leap over TF Serving's REST API:\n"
            "  POST /v1/models/NAME[/versions/V]:predict   {\"instances\": [{raw features}]}\n"
            "  POST /v1/models/NAME[/versions/V]:rank      context + candidate ads -> priced slots\n"
            "  GET  /v1/models/NAME[/versions/V][/metadata], /metrics, /healthz, /readyz\n"
            "  POST /admin/reload   (Authorization: Bearer TOKEN; only with --admin-token-file)\n"
            "--poll 0 (the default) reloads only on /admin/reload. --threads is the number of\n"
-           "connections served at once (a kept-alive connection holds a thread).\n");
+           "connections served at once (a kept-alive connection holds a thread).\n"
+           "--cpu-latency-us US holds a PM QoS request (/dev/cpu_dma_latency, root) while\n"
+           "serving: idle CPUs stay in states they leave within US µs (0: polling), so a\n"
+           "request arriving at an idle machine does not wait for a CPU to wake from halt\n"
+           "(on VMs tens to hundreds of µs); idle CPUs then spin instead of sleeping.\n");
 }
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -54,6 +61,26 @@ static void log_access(void *user, leap_log_level lvl, const char *msg) {
     fputc('\n', stdout);
     fflush(stdout);
     pthread_mutex_unlock(&log_mu);
+}
+
+/* PM QoS CPU latency request: the kernel keeps every CPU out of idle states
+ * whose exit latency exceeds us while the returned descriptor stays open
+ * (what tuned's latency-performance profile does). -1 with err set when the
+ * request cannot be made. */
+static int hold_cpu_latency(int us, leap_err *err) {
+    int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return leap_err_set(err, LEAP_EIO, "--cpu-latency-us: cannot open /dev/cpu_dma_latency: %s",
+                            strerror(errno)),
+               -1;
+    int32_t v = us;
+    if (write(fd, &v, sizeof v) != (ssize_t)sizeof v) {
+        leap_err_set(err, LEAP_EIO, "--cpu-latency-us: the kernel refused %d µs: %s", us,
+                     strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static int parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out) {
@@ -107,7 +134,7 @@ int leap_cmd_serve(int argc, char **argv) {
     leap_server_opts so = {.host = "127.0.0.1", .port = 8501};
     leap_repo_pin pins[32];
     size_t n_pins = 0;
-    int keep = 1, quiet = 0, access = 0;
+    int keep = 1, quiet = 0, access = 0, cpu_latency = -1, qos_fd = -1;
     static const struct option lo[] = {{"models", required_argument, 0, 'm'},
                                        {"port", required_argument, 0, 'p'},
                                        {"host", required_argument, 0, 'H'},
@@ -120,13 +147,14 @@ int leap_cmd_serve(int argc, char **argv) {
                                        {"request-timeout-ms", required_argument, 0, 'r'},
                                        {"idle-timeout-ms", required_argument, 0, 'i'},
                                        {"access-log", no_argument, 0, 'a'},
+                                       {"cpu-latency-us", required_argument, 0, 'L'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:p:H:j:P:T:k:n:b:r:i:aqh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:p:H:j:P:T:k:n:b:r:i:L:aqh", lo, NULL)) != -1) {
         int64_t v;
         double d;
         switch (c) {
@@ -174,6 +202,10 @@ int leap_cmd_serve(int argc, char **argv) {
             so.idle_timeout_ms = (int)v;
             break;
         case 'a': access = 1; break;
+        case 'L':
+            if (parse_int("cpu-latency-us", optarg, 0, 1000000, &v)) return 2;
+            cpu_latency = (int)v;
+            break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default:
@@ -194,6 +226,10 @@ int leap_cmd_serve(int argc, char **argv) {
     leap_err err = {0};
     char *token = NULL;
     if (token_file && !(token = read_token(token_file, &err))) return leap_cli_fail("serve", &err);
+    if (cpu_latency >= 0 && (qos_fd = hold_cpu_latency(cpu_latency, &err)) < 0) {
+        free(token);
+        return leap_cli_fail("serve", &err);
+    }
     so.admin_token = token;
     so.log = log_stderr;
     so.log_user = &quiet;
@@ -232,5 +268,6 @@ done:
     leap_server_stop(srv);
     leap_repo_destroy(repo);
     free(token);
+    if (qos_fd >= 0) close(qos_fd);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -265,6 +266,30 @@ void leap_buf_free(leap_buf *b) {
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
+}
+
+#define TABLE_MMAP_MIN ((size_t)2 << 20)
+
+void *leap_table_alloc(size_t n, size_t size) {
+    if (n == 0) n = 1;
+    if (size && n > SIZE_MAX / size) return NULL;
+    size_t bytes = n * size;
+    if (bytes < TABLE_MMAP_MIN) return calloc(n, size);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+    return p;
+}
+
+void leap_table_free(void *p, size_t n, size_t size) {
+    if (!p) return;
+    if (n == 0) n = 1;
+    if (n * size < TABLE_MMAP_MIN)
+        free(p);
+    else
+        munmap(p, n * size);
 }
 
 int leap_read_file(const char *path, size_t max, leap_buf *out, leap_err *err) {

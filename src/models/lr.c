@@ -50,9 +50,9 @@ static const leap_opt_table lr_table = {"model lr", lr_defs, sizeof lr_defs / si
 static void lr_destroy(leap_model *m) {
     lr_model *l = (lr_model *)m;
     if (!l) return;
-    free(l->zn);
-    free(l->g2);
-    free(l->w);
+    leap_table_free(l->zn, 2 * (size_t)l->D, sizeof *l->zn);
+    leap_table_free(l->g2, l->D, sizeof *l->g2);
+    leap_table_free(l->w, l->D, sizeof *l->w);
     free(l);
 }
 
@@ -64,13 +64,13 @@ static int lr_alloc(const void *opts, const leap_featurizer *fz, int train, lr_m
     l->base.ops = &leap_model_lr;
     l->o = *(const lr_opts *)opts;
     l->D = fz->n_buckets + 1;
-    l->w = calloc(l->D, sizeof *l->w);
+    l->w = leap_table_alloc(l->D, sizeof *l->w);
     int ok = l->w != NULL;
     if (train && l->o.optimizer == LR_FTRL) {
-        l->zn = calloc(2 * (size_t)l->D, sizeof *l->zn);
+        l->zn = leap_table_alloc(2 * (size_t)l->D, sizeof *l->zn);
         ok = ok && l->zn;
     } else if (train && l->o.optimizer == LR_ADAGRAD) {
-        l->g2 = calloc(l->D, sizeof *l->g2);
+        l->g2 = leap_table_alloc(l->D, sizeof *l->g2);
         ok = ok && l->g2;
     }
     if (!ok) {
@@ -96,7 +96,8 @@ static inline float ftrl_w(float z, float n, float alpha, float beta, float l1, 
     return -(z - s) / ((beta + sqrtf(n)) / alpha + l2);
 }
 
-#define LR_LOCAL 256 /* features of a row handled in one block on the stack */
+#define LR_PREFETCH 48  /* lookups ahead */
+#define LR_LOCAL    256 /* features of a row handled in one block on the stack */
 
 /* One FTRL step for features [a, e) of a row whose coordinates are all in one
  * block: gather (z, n), compute weights, and return the partial dot product.
@@ -230,10 +231,17 @@ static void lr_predict_batch(const leap_model *m, const leap_fbatch *b, float *p
     const lr_model *l = (const lr_model *)m;
     const float *w = l->w;
     const float wb = w[l->D - 1];
+    const uint32_t *idx = b->idx;
+    const uint32_t end = b->n_rows ? b->row_ptr[b->n_rows] : 0;
+    /* The weights of a row are random lines of a table far larger than the
+     * caches: prefetching LR_PREFETCH entries ahead keeps that many misses
+     * in flight instead of a few (a 100-candidate :rank: 3,900 lookups). */
     for (size_t r = 0; r < b->n_rows; r++) {
         float s = wb;
-        for (uint32_t k = b->row_ptr[r]; k < b->row_ptr[r + 1]; k++)
-            s += w[b->idx[k]] * b->val[k];
+        for (uint32_t k = b->row_ptr[r]; k < b->row_ptr[r + 1]; k++) {
+            if (k + LR_PREFETCH < end) __builtin_prefetch(&w[idx[k + LR_PREFETCH]]);
+            s += w[idx[k]] * b->val[k];
+        }
         p[r] = sigmoidf_clamped(s);
     }
 }

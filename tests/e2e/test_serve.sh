@@ -11,7 +11,8 @@
 #  - a corrupt new version is refused while serving continues on the old one
 #  - access log off by default, JSON lines with --access-log; admin off
 #    without a token file; SIGTERM under load answers the request in flight and
-#    exits 0; a new model appearing in an
+#    exits 0; --cpu-latency-us holds a PM QoS request or fails clearly; a new
+#    model appearing in an
 #    empty repository is picked up by the poll
 set -euo pipefail
 : "${LEAP:?set LEAP to the leap binary}"
@@ -372,6 +373,21 @@ import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 assert any(l["path"] == "/v1/models/ctr:predict" and l["status"] == 200 for l in lines), lines
 EOF
+# ---- --cpu-latency-us: held while serving where the kernel allows it, else a clear error -------
+if [ -w /dev/cpu_dma_latency ]; then
+    start_server serve4.log --models repo --cpu-latency-us 0 --threads 4
+    code=$(post /v1/models/ctr:predict ok.json out.json); expect 200 "$code" "predict with a QoS hold"
+    kill -TERM "$PID"; wait "$PID"
+else
+    if "$LEAP" serve --models repo --port 1 --cpu-latency-us 0 2> qos.err; then
+        fail "--cpu-latency-us without access to /dev/cpu_dma_latency started"
+    fi
+    grep -q "cpu_dma_latency" qos.err || fail "--cpu-latency-us error: $(cat qos.err)"
+fi
+set +e
+"$LEAP" serve --models repo --cpu-latency-us -3 2> qos.err; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "cpu-latency-us" qos.err || fail "--cpu-latency-us -3: rc $rc $(cat qos.err)"
 # ---- an empty repository: not ready (503) until a model appears (poll) ---------------------
 mkdir -p empty
 start_server serve3.log --models empty --poll 0.1 --threads 4
