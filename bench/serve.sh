@@ -9,6 +9,7 @@
 #   target, no errors, p99 <= SLO_MS) for leap and for Flask, and their ratio
 #   :rank with 100 candidates at 200 req/s
 #   a hot swap under 2,000 req/s: p99 before / during, errors, RSS
+#   the 1-row and :rank runs again with `leap serve --cpu-latency-us 0` (root)
 #   server CPU and cost per million predictions at the pipeline's price table
 #   (CPU-hours and GB-hours of resident memory; CPU_HOUR and GB_HOUR override it)
 # TF Serving is not packaged for Debian and cannot be installed here, so it is
@@ -199,6 +200,38 @@ print("hot swap at ~3.0 s under 2,000 req/s (8 connections, poll 0.5 s): %d requ
       sys.argv[5], sys.argv[3], sys.argv[4], 100.0 * (int(sys.argv[4]) / int(sys.argv[3]) - 1)))
 EOF
 kill -TERM "$SPID"; wait "$SPID" || true
+
+# ---- the same latency runs with idle CPUs kept out of halt (--cpu-latency-us 0) -----------
+# On a VM an idle vCPU halts; waking it for a request costs tens to hundreds of µs,
+# which dominates the tail at low rates. leap serve --cpu-latency-us 0 holds a PM QoS
+# request while it serves (root only), as tuned's latency-performance profile does.
+if [ -w /dev/cpu_dma_latency ]; then
+    PORT=$(free_port)
+    "$LEAP" serve --models "$work/repo" --port "$PORT" --threads 64 --cpu-latency-us 0 --quiet \
+        2> "$work/serve_qos.log" &
+    SPID=$!
+    pids+=("$SPID")
+    wait_up "$PORT" || { cat "$work/serve_qos.log"; exit 1; }
+    base=http://127.0.0.1:$PORT/v1/models
+    say ""
+    say "With \`leap serve --cpu-latency-us 0\` (idle CPUs poll instead of halting; the cost"
+    say "column counts the server's CPU time only: the polling keeps every vCPU busy, so price"
+    say "the whole machine for this setting):"
+    header
+    for m in "${models[@]}"; do
+        run "qwarm_$m" "$base/$m:predict" "$work/b1.jsonl" 2000 2 8 "$SPID" 1
+        run "qpredict_$m" "$base/$m:predict" "$work/b1.jsonl" 2000 10 8 "$SPID" 1
+        row "qpredict_$m" "$m 1-row :predict, 8 conns, cpu-latency 0"
+    done
+    for m in "${models[@]}"; do
+        run "qrank_$m" "$base/$m:rank" "$work/rank100.jsonl" 200 10 8 "$SPID" 100
+        row "qrank_$m" "$m :rank 100 candidates, cpu-latency 0"
+    done
+    kill -TERM "$SPID"; wait "$SPID" || true
+else
+    say ""
+    say "note: /dev/cpu_dma_latency is not writable here: the --cpu-latency-us runs are skipped"
+fi
 
 # ---- Flask + scikit-learn --------------------------------------------------------------------
 FPORT=$(free_port)
