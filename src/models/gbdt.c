@@ -80,6 +80,7 @@ int leap__gbdt_layout(gbdt_model *g, const leap_featurizer *fz, leap_err *err) {
 
 void leap__gbdt_free(gbdt_model *g) {
     if (!g) return;
+    leap__gbdt_fast_free(g);
     free(g->feat);
     free(g->feat_of);
     free(g->imp_gain);
@@ -113,6 +114,7 @@ int leap__gbdt_reserve(gbdt_model *g, uint32_t trees, uint32_t nodes_per_tree, l
     if (nodes > UINT32_MAX || words > UINT32_MAX)
         return leap_err_set(err, LEAP_EINVAL, "gbdt: %u trees of %u nodes are too many", trees,
                             nodes_per_tree);
+    leap__gbdt_fast_free(g);
     free(g->trees);
     free(g->nodes);
     free(g->cat_words);
@@ -182,6 +184,11 @@ static double few_rows_sum(const gbdt_model *g, const uint32_t *x, double acc) {
 }
 
 void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) {
+    if (g->fast && leap__gbdt_fast_raw(g, b, s, g->fast->kernel)) return;
+    leap__gbdt_raw_batch_ref(g, b, s);
+}
+
+void leap__gbdt_raw_batch_ref(const gbdt_model *g, const leap_fbatch *b, double *s) {
     uint32_t xb[GB_BLOCK_WORDS];
     uint32_t cur[GB_BLOCK_ROWS];
     const uint32_t F = g->F;
@@ -214,6 +221,7 @@ void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) 
 }
 
 void leap__gbdt_leaves(const gbdt_model *g, const leap_fbatch *b, uint32_t *leaves) {
+    if (leap__gbdt_fast_leaves(g, b, leaves)) return;
     uint32_t x[GB_MAX_FEATURES];
     for (size_t r = 0; r < b->n_rows; r++) {
         leap__gbdt_decode_row(g, b, r, x);
@@ -481,6 +489,7 @@ int leap__gbdt_parse(const gbdt_opts *o, const leap_featurizer *fz, const uint8_
     for (uint32_t t = 0; t < nt; t++)
         if ((rc = check_tree(g, t, dep, err))) goto fail;
     free(dep);
+    leap__gbdt_fast_build(g);
     *used = (size_t)need;
     *out = g;
     return LEAP_OK;

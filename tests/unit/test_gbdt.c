@@ -598,6 +598,21 @@ TEST(hand_built_tree_predictions) {
     ASSERT_EQ_INT(leaves[0], 1);
     ASSERT_EQ_INT(leaves[3], 4);
     ASSERT_EQ_INT(leaves[4], 3);
+    /* the same through the scoring layout (gbdt_fast.c), every kernel */
+    ASSERT_TRUE(g->fast == NULL);
+    leap__gbdt_fast_build(g);
+    ASSERT_TRUE(g->fast != NULL);
+    for (int k = GB_KERNEL_SCALAR; k < GB_KERNEL_COUNT; k++) {
+        if (!leap__gbdt_kernel_available(k)) continue;
+        ASSERT_TRUE(leap__gbdt_fast_raw(g, &d.b[0], s, k));
+        for (int i = 0; i < 5; i++)
+            ASSERT_NEAR(s[i], want[i], 1e-7);
+    }
+    memset(leaves, 0, sizeof leaves);
+    leap__gbdt_leaves(g, &d.b[0], leaves);
+    ASSERT_EQ_INT(leaves[0], 1);
+    ASSERT_EQ_INT(leaves[3], 4);
+    ASSERT_EQ_INT(leaves[4], 3);
     leap__gbdt_free(g);
     data_free(&d);
     leap_featurizer_free(&fz);
