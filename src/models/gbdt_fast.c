@@ -52,7 +52,7 @@
 #define GBF_CAT       0x80000000u
 #define GBF_WORD_MAX  0x7fffffu
 #define GBF_ALWAYS_L  (255u << 16) /* feature 0, m 0, b 255 */
-#define GBF_ROWS      128          /* rows of a decoded block */
+#define GBF_ROWS      64           /* rows of a decoded block */
 #define GBF_TREE_LANE 16
 
 void leap__gbdt_fast_free(gbdt_model *g) {
@@ -272,31 +272,43 @@ static double scalar_one(const gbdt_model *g, const gb_fast *f, const uint8_t *x
 /* ---- AVX-512 ---------------------------------------------------------------------- */
 
 #if GBF_HAVE_AVX512
-/* The next nodes k of 16 lanes after node tests nd on codes c. */
-GBF_AVX512 static inline __m512i vstep(__m512i nd, __m512i c, __m512i k, const uint32_t *words) {
-    const __m512i ff = _mm512_set1_epi32(0xff), one = _mm512_set1_epi32(1);
-    __m512i m = _mm512_srli_epi32(nd, 8);
+/* Which of 16 lanes go left at node tests nd on codes c, their categorical
+ * lanes reading bitset word w (one per lane). */
+GBF_AVX512 static inline __mmask16 vleft(__m512i nd, __m512i c, __mmask16 cat, __m512i w) {
+    const __m512i ff = _mm512_set1_epi32(0xff);
     __m512i b = _mm512_and_si512(_mm512_srli_epi32(nd, 16), ff);
-    __mmask16 left = _mm512_cmple_epu32_mask(_mm512_and_si512(_mm512_sub_epi32(c, m), ff), b);
-    __mmask16 cat = _mm512_cmplt_epi32_mask(nd, _mm512_setzero_si512());
-    if (cat) {
-        __m512i wi = _mm512_add_epi32(_mm512_and_si512(m, _mm512_set1_epi32(GBF_WORD_MAX)),
-                                      _mm512_srli_epi32(c, 5));
-        __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), cat, wi, words, 4);
-        __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(c, _mm512_set1_epi32(31)));
-        __mmask16 lc = _mm512_mask_test_epi32_mask(cat, bit, one);
-        left = (__mmask16)((left & ~cat) | lc);
-    }
+    __m512i cm = _mm512_and_si512(_mm512_sub_epi32(c, _mm512_srli_epi32(nd, 8)), ff);
+    __mmask16 left = _mm512_cmple_epu32_mask(cm, b);
+    __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(c, _mm512_set1_epi32(31)));
+    return (__mmask16)((left & ~cat) | _mm512_mask_test_epi32_mask(cat, bit, _mm512_set1_epi32(1)));
+}
+
+/* Next nodes: 2k+1 (left) or 2k+2. */
+GBF_AVX512 static inline __m512i vnext(__m512i k, __mmask16 left) {
     k = _mm512_add_epi32(_mm512_add_epi32(k, k), _mm512_set1_epi32(2));
-    return _mm512_mask_sub_epi32(k, left, k, one);
+    return _mm512_mask_sub_epi32(k, left, k, _mm512_set1_epi32(1));
+}
+
+/* The next nodes k of 16 lanes after node tests nd on codes c, gathering the
+ * categorical lanes' bitset words. */
+GBF_AVX512 static inline __m512i vstep(__m512i nd, __m512i c, __m512i k, const uint32_t *words) {
+    __mmask16 cat = _mm512_cmplt_epi32_mask(nd, _mm512_setzero_si512());
+    __m512i w = _mm512_setzero_si512();
+    if (cat) {
+        __m512i wi = _mm512_add_epi32(
+            _mm512_and_si512(_mm512_srli_epi32(nd, 8), _mm512_set1_epi32(GBF_WORD_MAX)),
+            _mm512_srli_epi32(c, 5));
+        w = _mm512_mask_i32gather_epi32(w, cat, wi, words, 4);
+    }
+    return vnext(k, vleft(nd, c, cat, w));
 }
 
 /* Raw scores of nr <= GBF_ROWS decoded rows xb[nr][S] (s holds the base;
  * xb readable 3 bytes past the last row): 16 rows per vector, NV vectors
  * interleaved so their gathers overlap. */
-#define GBF_NV 8
+#define GBF_NV 4
 GBF_AVX512 static void avx512_rows(const gbdt_model *g, const gb_fast *f, const uint8_t *xb,
-                                   size_t S, size_t nr, double *s) {
+                                   const uint8_t *xt, size_t S, size_t nr, double *s) {
     const uint32_t D = f->depth, NI = f->n_int;
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i ff = _mm512_set1_epi32(0xff);
@@ -332,6 +344,48 @@ GBF_AVX512 static void avx512_rows(const gbdt_model *g, const gb_fast *f, const 
                 const __m512i t0 = _mm512_loadu_si512(N + first);
                 const __m512i t1 = _mm512_loadu_si512(N + first + 16);
                 const __m512i fv = _mm512_set1_epi32((int)first);
+                if (d <= 2) {
+                    /* at most 4 nodes: codes from their features' columns of
+                     * xt, bitset words from two registers; no gather */
+                    const uint8_t *col[4];
+                    __m256i ws[4];
+                    int anycat = 0;
+                    for (uint32_t j = 0; j < 4; j++) {
+                        uint32_t nd = j <= first ? N[first + j] : GBF_ALWAYS_L;
+                        col[j] = xt + (size_t)(nd & 0xff) * GBF_ROWS;
+                        ws[j] = _mm256_setzero_si256();
+                        if (nd & GBF_CAT) {
+                            ws[j] = _mm256_loadu_si256(
+                                (const __m256i *)(g->cat_words + ((nd >> 8) & GBF_WORD_MAX)));
+                            anycat = 1;
+                        }
+                    }
+                    const __m512i wlo = _mm512_inserti64x4(_mm512_castsi256_si512(ws[0]), ws[1], 1);
+                    const __m512i whi = _mm512_inserti64x4(_mm512_castsi256_si512(ws[2]), ws[3], 1);
+                    for (int v = 0; v < nv; v++) {
+                        size_t a = r0 + 16 * (size_t)v;
+                        __m512i rel = _mm512_sub_epi32(k[v], fv);
+                        __mmask16 b0 = _mm512_test_epi32_mask(rel, _mm512_set1_epi32(1));
+                        __mmask16 b1 = _mm512_test_epi32_mask(rel, _mm512_set1_epi32(2));
+#define GBF_COL(j) _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(col[j] + a)))
+                        __m512i c = GBF_COL(0);
+                        if (d >= 1) c = _mm512_mask_blend_epi32(b0, c, GBF_COL(1));
+                        if (d == 2)
+                            c = _mm512_mask_blend_epi32(
+                                b1, c, _mm512_mask_blend_epi32(b0, GBF_COL(2), GBF_COL(3)));
+#undef GBF_COL
+                        __m512i nd = _mm512_permutexvar_epi32(rel, t0);
+                        __mmask16 cat = _mm512_cmplt_epi32_mask(nd, _mm512_setzero_si512());
+                        __m512i w = _mm512_setzero_si512();
+                        if (anycat) {
+                            __m512i wi =
+                                _mm512_or_si512(_mm512_slli_epi32(rel, 3), _mm512_srli_epi32(c, 5));
+                            w = _mm512_permutex2var_epi32(wlo, wi, whi);
+                        }
+                        k[v] = vnext(k[v], vleft(nd, c, cat, w));
+                    }
+                    continue;
+                }
                 for (int v = 0; v < nv; v++) {
                     __m512i rel = _mm512_sub_epi32(k[v], fv), nd;
                     if (d <= 4)
@@ -377,27 +431,38 @@ GBF_AVX512 static void avx512_rows(const gbdt_model *g, const gb_fast *f, const 
 }
 
 /* acc plus the leaves of one row whose codes x (64 bytes, F <= 64) sit in one
- * register: 16 trees per vector, vpermb looks up each lane's feature. */
+ * register: 16 trees per vector, GBF_NV1 vectors side by side (their
+ * gathers overlap), vpermb looks up each lane's feature; the leaf values
+ * are then added in tree order. */
+#define GBF_NV1 4
 GBF_AVX512 static double avx512_one(const gbdt_model *g, const gb_fast *f, const uint8_t *x,
                                     double acc) {
     const uint32_t D = f->depth, NI = f->n_int, T = g->n_trees;
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i xr = _mm512_loadu_si512(x), ff = _mm512_set1_epi32(0xff);
-    float val[GBF_TREE_LANE];
-    for (uint32_t t0 = 0; t0 < T; t0 += GBF_TREE_LANE) {
-        uint32_t m = T - t0 < GBF_TREE_LANE ? T - t0 : GBF_TREE_LANE;
-        __m512i t = _mm512_min_epu32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)t0)),
-                                     _mm512_set1_epi32((int)(T - 1)));
-        __m512i base = _mm512_mullo_epi32(t, _mm512_set1_epi32((int)NI));
-        __m512i k = _mm512_setzero_si512();
-        for (uint32_t d = 0; d < D; d++) {
-            __m512i nd = _mm512_i32gather_epi32(_mm512_add_epi32(base, k), f->node, 4);
-            __m512i c = _mm512_and_si512(_mm512_permutexvar_epi8(nd, xr), ff);
-            k = vstep(nd, c, k, g->cat_words);
+    const __m512i xr = _mm512_loadu_si512(x);
+    float val[GBF_NV1 * 16];
+    for (uint32_t t0 = 0; t0 < T; t0 += GBF_NV1 * 16) {
+        uint32_t m = T - t0 < GBF_NV1 * 16 ? T - t0 : GBF_NV1 * 16;
+        int nv = (int)((m + 15) / 16);
+        __m512i t[GBF_NV1], base[GBF_NV1], k[GBF_NV1];
+        for (int v = 0; v < nv; v++) { /* lanes past the last tree repeat it, unused */
+            t[v] = _mm512_min_epu32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)t0 + 16 * v)),
+                                    _mm512_set1_epi32((int)(T - 1)));
+            base[v] = _mm512_mullo_epi32(t[v], _mm512_set1_epi32((int)NI));
+            k[v] = _mm512_setzero_si512();
         }
-        __m512i slot = _mm512_add_epi32(_mm512_slli_epi32(t, (unsigned)D),
-                                        _mm512_sub_epi32(k, _mm512_set1_epi32((int)NI)));
-        _mm512_storeu_ps(val, _mm512_i32gather_ps(slot, f->leaf, 4));
+        for (uint32_t d = 0; d < D; d++)
+            for (int v = 0; v < nv; v++) {
+                __m512i nd = _mm512_i32gather_epi32(_mm512_add_epi32(base[v], k[v]), f->node, 4);
+                __m512i c =
+                    _mm512_and_si512(_mm512_permutexvar_epi8(nd, xr), _mm512_set1_epi32(0xff));
+                k[v] = vstep(nd, c, k[v], g->cat_words);
+            }
+        for (int v = 0; v < nv; v++) {
+            __m512i slot = _mm512_add_epi32(_mm512_slli_epi32(t[v], (unsigned)D),
+                                            _mm512_sub_epi32(k[v], _mm512_set1_epi32((int)NI)));
+            _mm512_storeu_ps(val + 16 * v, _mm512_i32gather_ps(slot, f->leaf, 4));
+        }
         for (uint32_t j = 0; j < m; j++)
             acc += val[j];
     }
@@ -412,6 +477,9 @@ int leap__gbdt_fast_raw(const gbdt_model *g, const leap_fbatch *b, double *s, in
     if (!f || !leap__gbdt_kernel_available(kernel) || kernel == GB_KERNEL_REF) return 0;
     const size_t S = g->F;
     uint8_t xb[GBF_ROWS * 256 + 64];
+#if GBF_HAVE_AVX512
+    uint8_t xt[GBF_ROWS * 256];
+#endif
     int simd = GBF_HAVE_AVX512 && kernel == GB_KERNEL_AVX512;
     for (size_t r0 = 0; r0 < b->n_rows; r0 += GBF_ROWS) {
         size_t nr = b->n_rows - r0 < GBF_ROWS ? b->n_rows - r0 : GBF_ROWS;
@@ -434,8 +502,14 @@ int leap__gbdt_fast_raw(const gbdt_model *g, const leap_fbatch *b, double *s, in
         }
         memset(xb + nr * S, 0, 4);
 #if GBF_HAVE_AVX512
-        if (simd) {
-            avx512_rows(g, f, xb, S, nr, s + r0);
+        if (simd) { /* the block by feature too: xt[feature][row] */
+            for (size_t j = 0; j < S; j++) {
+                uint8_t *col = xt + j * GBF_ROWS;
+                for (size_t i = 0; i < nr; i++)
+                    col[i] = xb[i * S + j];
+                memset(col + nr, 0, GBF_ROWS - nr);
+            }
+            avx512_rows(g, f, xb, xt, S, nr, s + r0);
             continue;
         }
 #endif
