@@ -4,7 +4,8 @@
  * thread, best of 3) and one-row latency p50/p99 of the model alone, and
  * checks that every kernel gives the reference's bits.
  *
- *   gbdt_kernels MODEL.leap DATA.lds     (a gbdt model; built by bench/gbdt.sh)
+ *   gbdt_kernels MODEL.leap DATA.lds [KERNEL]   (a gbdt model; KERNEL: only that one,
+ *                                                reference|scalar|avx512, e.g. under perf)
  */
 #include "leap/bundle.h"
 #include "leap/dataset.h"
@@ -26,8 +27,8 @@ static void raw(const gbdt_model *g, const leap_fbatch *b, double *s, int k) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: gbdt_kernels MODEL.leap DATA.lds\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: gbdt_kernels MODEL.leap DATA.lds [KERNEL]\n");
         return 2;
     }
     leap_err err = {0};
@@ -66,6 +67,7 @@ int main(int argc, char **argv) {
     static const char *names[] = {"reference", "scalar", "avx512"};
     for (int k = 0; k < GB_KERNEL_COUNT; k++) {
         if (!leap__gbdt_kernel_available(k) || (k != GB_KERNEL_REF && !g->fast)) continue;
+        if (argc == 4 && strcmp(argv[3], names[k]) != 0) continue;
         double best = 1e30;
         for (int rep = 0; rep < 3; rep++) {
             double t0 = leap_now();
@@ -78,7 +80,7 @@ int main(int argc, char **argv) {
             if (t < best) best = t;
         }
         size_t diff = 0;
-        if (k != GB_KERNEL_REF)
+        if (k != GB_KERNEL_REF && argc == 3)
             for (size_t r = 0; r < rows; r++)
                 diff += memcmp(&s[r], &ref[r], sizeof(double)) != 0;
         enum { L = 20000 };

@@ -62,7 +62,7 @@ void leap__gbdt_fast_free(gbdt_model *g) {
     free(f->leaf);
     free(f->leaf_node);
     free(f->code);
-    free(f->code_off);
+    free(f->fld);
     free(f);
     g->fast = NULL;
 }
@@ -115,6 +115,11 @@ void leap__gbdt_fast_build(gbdt_model *g) {
     uint32_t *rank = calloc(space ? space : 1, sizeof *rank);
     gb_fast *f = calloc(1, sizeof *f);
     int ok = kind && fold && rank && f;
+    /* codes are looked up by global index: the features' ranges must not overlap */
+    for (uint32_t j = 0; ok && j < F; j++)
+        for (uint32_t v = 0; ok && v < g->feat[j].card; v++)
+            ok = !rank[g->feat[j].offset + v]++;
+    if (ok) memset(rank, 0, space * sizeof *rank);
     for (uint32_t i = 0; ok && i < g->n_nodes; i++) {
         const gb_node *nd = &g->nodes[i];
         if (nd->leaf) continue;
@@ -138,13 +143,14 @@ void leap__gbdt_fast_build(gbdt_model *g) {
         f->leaf = calloc(nl + 64, sizeof *f->leaf); /* + 64: avx512_rows loads 64 a tree */
         f->leaf_node = malloc(nl * sizeof *f->leaf_node);
         f->code = calloc(space ? space : 1, 1);
-        f->code_off = malloc(F * sizeof *f->code_off);
-        ok = f->node && f->leaf && f->leaf_node && f->code && f->code_off;
+        f->fld = calloc(g->n_fields ? g->n_fields : 1, sizeof *f->fld);
+        ok = f->node && f->leaf && f->leaf_node && f->code && f->fld;
     }
     for (uint32_t j = 0; ok && j < F; j++) {
         const gb_feature *ft = &g->feat[j];
         uint8_t *c = f->code + ft->offset;
-        f->code_off[j] = ft->offset;
+        if (ft->field < g->n_fields)
+            f->fld[ft->field] = (struct gb_fast_field){j, ft->offset, ft->card};
         if (kind[j] == 2) {
             for (uint32_t v = 0; v < ft->card; v++)
                 c[v] = (uint8_t)(v < fold[j] ? v : fold[j]);
@@ -171,7 +177,7 @@ void leap__gbdt_fast_build(gbdt_model *g) {
         free(f->leaf);
         free(f->leaf_node);
         free(f->code);
-        free(f->code_off);
+        free(f->fld);
         free(f);
     }
     free(kind);
@@ -202,21 +208,23 @@ int leap__gbdt_kernel_available(int kernel) {
 static void decode(const gbdt_model *g, const gb_fast *f, const leap_fbatch *b, size_t r,
                    uint8_t *x, size_t width) {
     memset(x, 0, width);
-    for (uint32_t k = b->row_ptr[r]; k < b->row_ptr[r + 1]; k++) {
-        uint32_t idx = b->idx[k];
-        int32_t j = -1;
-        if (b->field) {
-            if (b->field[k] < g->n_fields) j = g->feat_of[b->field[k]];
-        } else {
-            for (uint32_t q = 0; q < g->F; q++)
-                if (idx - g->feat[q].offset < g->feat[q].card) {
-                    j = (int32_t)q;
-                    break;
-                }
+    uint32_t e = b->row_ptr[r + 1];
+    if (b->field) {
+        for (uint32_t k = b->row_ptr[r]; k < e; k++) {
+            uint32_t idx = b->idx[k], fi = b->field[k];
+            if (fi >= g->n_fields) continue;
+            const struct gb_fast_field *q = &f->fld[fi];
+            if (idx - q->offset < q->card) x[q->feat] = f->code[idx];
         }
-        if (j < 0) continue;
-        uint32_t loc = idx - g->feat[j].offset;
-        if (idx >= g->feat[j].offset && loc < g->feat[j].card) x[j] = f->code[f->code_off[j] + loc];
+        return;
+    }
+    for (uint32_t k = b->row_ptr[r]; k < e; k++) { /* no field ids: find the range */
+        uint32_t idx = b->idx[k];
+        for (uint32_t q = 0; q < g->F; q++)
+            if (idx - g->feat[q].offset < g->feat[q].card) {
+                x[q] = f->code[idx];
+                break;
+            }
     }
 }
 

@@ -227,9 +227,11 @@ struct gb_fast {
     uint32_t *node;      /* [n_trees][n_int] packed tests (gbdt_fast.c: GBF_*) */
     float *leaf;         /* [n_trees][2^D] value of each leaf slot */
     uint32_t *leaf_node; /* [n_trees][2^D] trained node index of each leaf slot */
-    uint8_t *code;       /* [feature space] code of each local index, at code_off[feature] */
-    uint32_t *code_off;  /* [F] */
-    int kernel;          /* the fastest kernel this CPU runs: GB_KERNEL_SCALAR or _AVX512 */
+    uint8_t *code;       /* [feature space] code of each global index the features use */
+    struct gb_fast_field {
+        uint32_t feat, offset, card; /* model feature, its range; card 0: not used */
+    } * fld;                         /* [n_fields] by featurizer field */
+    int kernel; /* the fastest kernel this CPU runs: GB_KERNEL_SCALAR or _AVX512 */
 };
 
 /* (Re)builds g->fast from the trained nodes; leaves it NULL when the model

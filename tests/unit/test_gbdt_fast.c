@@ -257,4 +257,12 @@ TEST(models_the_layout_cannot_hold_fall_back) {
     check_kernels(g, 11);
     leap__gbdt_free(g);
     leap_featurizer_free(&m.fz);
+    /* features whose index ranges overlap (codes are looked up by index) */
+    rnd_model_make(&m, 4, 5, 3, 8);
+    ASSERT_TRUE(m.g->fast != NULL);
+    m.g->feat[1].offset = m.g->feat[0].offset;
+    m.g->feat[1].card = m.g->feat[0].card;
+    leap__gbdt_fast_build(m.g);
+    ASSERT_TRUE(m.g->fast == NULL);
+    rnd_model_free(&m);
 }
