@@ -20,9 +20,18 @@ sys.path.insert(0, HERE)
 from lr_compare import run, split_lines  # noqa: E402
 from gbdt_compare import spec  # noqa: E402
 
+# (label, arguments). "logbucket" / "topk=N": gbdt_lr's spec (numerics as
+# log_bucket tokens instead of 255 quantile buckets; vocabulary top_k N);
+# otherwise the bench's gbdt spec. The runs that chose the defaults
+# (lr_holdout 0, lr_alpha 0.05, lr_epochs 3, lr_leaf_value 0.05) are listed
+# in docs/PERFORMANCE.md.
 CANDIDATES = [
-    ("old defaults (bench sets)", ["--set", "trees=300", "--set", "max_depth=6"]),
-    ("defaults", []),
+    ("old defaults (holdout 0.5, 300 trees)", ["--set", "trees=300", "--set", "max_depth=6",
+                                               "--set", "lr_holdout=0.5", "--set", "lr_alpha=0.01",
+                                               "--set", "lr_epochs=1", "--set", "lr_leaf_value=1"]),
+    ("LR alone (1 stump), lr spec", ["topk=1000000", "logbucket", "--set", "trees=1",
+                                     "--set", "max_depth=1"]),
+    ("defaults, lr spec", ["topk=1000000", "logbucket"]),
 ]
 
 
@@ -76,11 +85,12 @@ def main():
         print("%s (%d / %d rows): lr %.5f" % (name, n[0], n[1], base), flush=True)
         for label, extra in cands:
             topk = [int(e[5:]) for e in extra if e.startswith("topk=")]
-            extra = [e for e in extra if not e.startswith("topk=")]
+            logb = "logbucket" in extra
+            extra = [e for e in extra if not e.startswith("topk=") and e != "logbucket"]
             s2 = sp
-            if topk:
-                s2 = os.path.join(w, "spec_%d.yaml" % topk[0])
-                spec(s2, 255, topk[0])
+            if topk or logb:
+                s2 = os.path.join(w, "spec_%s_%s.yaml" % (topk, logb))
+                spec(s2, 255, topk[0] if topk else 1000, logb)
             v = auc("gbdt_lr", ["--transform", s2] + extra)
             print("  gbdt_lr %-40s %.5f  (%+.5f)" % (label, v, v - base), flush=True)
     return 0
