@@ -304,7 +304,11 @@ static void gblr_refresh(leap_model *m) {
     if (l->lr) leap_model_lr.refresh(l->lr);
 }
 
-/* ---- payload: "GBLR" u32 version u64 gbdt_len, gbdt payload, lr payload --------------------- */
+/* ---- payload ----------------------------------------------------------------------------
+ * "GBLR" u32 version (2) u64 gbdt_len f64 leaf_value, gbdt payload, lr payload. Version 1 (no
+ * leaf_value; leaves entered the LR at 1) is still read. */
+
+#define GBLR_VERSION 2
 
 static int gblr_save(const leap_model *m, leap_buf *out, leap_err *err) {
     const gblr_model *l = (const gblr_model *)m;
@@ -312,10 +316,13 @@ static int gblr_save(const leap_model *m, leap_buf *out, leap_err *err) {
     leap_buf gb = {0};
     int rc = leap__gbdt_save(l->gb, &gb, err);
     if (rc) return rc;
-    uint8_t head[16];
+    uint8_t head[24];
+    uint64_t lv;
+    memcpy(&lv, &l->o.lr_leaf_value, 8);
     memcpy(head, "GBLR", 4);
-    leap_put_u32(head + 4, 1);
+    leap_put_u32(head + 4, GBLR_VERSION);
     leap_put_u64(head + 8, gb.len);
+    leap_put_u64(head + 16, lv);
     if (leap_buf_append(out, head, sizeof head) || leap_buf_append(out, gb.p, gb.len))
         rc = leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory while saving");
     leap_buf_free(&gb);
@@ -327,19 +334,31 @@ static int gblr_load(const void *opts, const leap_featurizer *fz, const uint8_t 
                      leap_model **out, leap_err *err) {
     if (len < 16 || memcmp(buf, "GBLR", 4))
         return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: bad header");
-    if (leap_get_u32(buf + 4) != 1)
-        return leap_err_set(err, LEAP_EVERSION, "gbdt_lr payload: version %u; this leap reads 1",
-                            leap_get_u32(buf + 4));
+    uint32_t ver = leap_get_u32(buf + 4);
+    if (ver != 1 && ver != GBLR_VERSION)
+        return leap_err_set(err, LEAP_EVERSION,
+                            "gbdt_lr payload: version %u; this leap reads 1 and %d", ver,
+                            GBLR_VERSION);
+    size_t hl = ver == 1 ? 16 : 24;
+    if (len < hl) return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: bad header");
+    double lv = 1.0; /* version 1: leaves entered the LR at 1 */
+    if (ver >= 2) {
+        uint64_t u = leap_get_u64(buf + 16);
+        memcpy(&lv, &u, 8);
+        if (!(lv > 0 && lv <= 1))
+            return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: leaf value %g", lv);
+    }
     uint64_t gl = leap_get_u64(buf + 8);
-    if (gl > len - 16) return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: truncated");
+    if (gl > len - hl) return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: truncated");
     gblr_model *l = calloc(1, sizeof *l);
     if (!l) return leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory");
     l->base.ops = &leap_model_gbdt_lr;
     l->o = *(const gblr_opts *)opts;
+    l->o.lr_leaf_value = lv; /* the payload's, not the options' default */
     size_t used = 0;
-    int rc = leap__gbdt_parse(&l->o.gb, fz, buf + 16, (size_t)gl, &used, &l->gb, err);
+    int rc = leap__gbdt_parse(&l->o.gb, fz, buf + hl, (size_t)gl, &used, &l->gb, err);
     if (!rc && used != gl) rc = leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: tree size");
-    if (!rc) rc = lr_make(l, 0, buf + 16 + gl, len - 16 - (size_t)gl, err);
+    if (!rc) rc = lr_make(l, 0, buf + hl + gl, len - hl - (size_t)gl, err);
     if (rc) {
         gblr_destroy(&l->base);
         return rc;
