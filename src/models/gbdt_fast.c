@@ -247,14 +247,14 @@ static void scalar_rows(const gbdt_model *g, const gb_fast *f, const uint8_t *xb
     const uint32_t D = f->depth, NI = f->n_int;
     for (uint32_t t = 0; t < g->n_trees; t++) {
         const uint32_t *N = f->node + (size_t)t * NI;
-        const float *L = f->leaf + ((size_t)t << D) - NI;
+        const float *L = f->leaf + ((size_t)t << D);
         for (size_t i = 0; i < nr; i++)
             cur[i] = 0;
         for (uint32_t d = 0; d < D; d++)
             for (size_t i = 0; i < nr; i++)
                 cur[i] = step(N[cur[i]], xb + i * S, g->cat_words, cur[i]);
         for (size_t i = 0; i < nr; i++)
-            s[i] += L[cur[i]];
+            s[i] += L[cur[i] - NI];
     }
 }
 
@@ -482,7 +482,9 @@ GBF_AVX512 static double avx512_one(const gbdt_model *g, const gb_fast *f, const
 
 int leap__gbdt_fast_raw(const gbdt_model *g, const leap_fbatch *b, double *s, int kernel) {
     const gb_fast *f = g->fast;
-    if (!f || !leap__gbdt_kernel_available(kernel) || kernel == GB_KERNEL_REF) return 0;
+    if (!f || kernel == GB_KERNEL_REF ||
+        (kernel != f->kernel && !leap__gbdt_kernel_available(kernel)))
+        return 0;
     const size_t S = g->F;
     uint8_t xb[GBF_ROWS * 256 + 64];
 #if GBF_HAVE_AVX512
