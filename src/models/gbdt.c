@@ -519,6 +519,11 @@ void leap__gbdt_describe(const gbdt_model *g, const leap_featurizer *fz, FILE *f
                 g->best_iter);
     fprintf(f, "gbdt.nodes                   %u (%llu leaves, mean depth %.2f)\n", g->n_nodes,
             (unsigned long long)leaves, g->n_trees ? depth / g->n_trees : 0.0);
+    if (g->fast)
+        fprintf(f, "gbdt.scoring                 complete trees of depth %u, %s kernel\n",
+                g->fast->depth, g->fast->kernel == GB_KERNEL_AVX512 ? "avx512" : "scalar");
+    else
+        fprintf(f, "gbdt.scoring                 trained nodes (no scoring layout)\n");
     /* features by decreasing gain (insertion sort of an index: F is small) */
     uint32_t *ord = malloc((g->F ? g->F : 1) * sizeof *ord);
     if (!ord) return;
