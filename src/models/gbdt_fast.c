@@ -17,9 +17,10 @@
  *     the code is min(v, fold) (the folded "other" bin every split of it
  *     clamps to), so its splits' bitsets are used as they are.
  *
- * A model qualifies when D <= GBF_MAX_DEPTH, F <= 256, every ordinal feature
- * has at most 254 distinct thresholds and every categorical feature one fold
- * bin; otherwise g->fast stays NULL and gbdt.c descends the trained nodes.
+ * A model qualifies when D <= GBF_MAX_DEPTH, F <= 256, n_trees * 2^D <= 2^26,
+ * the features' index ranges are disjoint, every ordinal feature has at most
+ * 254 distinct thresholds and every categorical feature one fold bin;
+ * otherwise g->fast stays NULL and gbdt.c descends the trained nodes.
  *
  * Kernels (all give the same bits: leaf values are added to the double score
  * in tree order, one row at a time, exactly as the reference descent does):
@@ -103,6 +104,8 @@ void leap__gbdt_fast_build(gbdt_model *g) {
     for (uint32_t t = 0; t < g->n_trees; t++)
         if (g->trees[t].depth > D) D = g->trees[t].depth;
     if (D > GBF_MAX_DEPTH || F > 256 || g->n_words > GBF_WORD_MAX || g->n_trees == 0) return;
+    /* padding every tree to the deepest one: keep it under 2^26 leaf slots (768 MB) */
+    if (((uint64_t)g->n_trees << D) > ((uint64_t)1 << 26)) return;
     uint64_t space = 0;
     for (uint32_t j = 0; j < F; j++)
         if ((uint64_t)g->feat[j].offset + g->feat[j].card > space)
