@@ -12,6 +12,10 @@ libs=$(pkg-config --libs libzstd libxxhash libcyaml yaml-0.1 libcjson)
 mpi=$(mpicc --showme:link 2>/dev/null || true)
 cc -O2 -Iinclude bench/score_bench.c build/libleap.a $libs -lsqlite3 -lcivetweb -lz -lm -lpthread \
     $mpi -o bench-out/gbdt/score_bench
+# each scoring kernel on a model (run by hand after this script, e.g.
+# bench-out/gbdt/gbdt_kernels bench-out/gbdt/synth/gbdt.leap bench-out/gbdt/synth/test.lds)
+cc -O2 -Iinclude -Isrc bench/gbdt_kernels.c build/libleap.a $libs -lsqlite3 -lcivetweb -lz -lm \
+    -lpthread $mpi -o bench-out/gbdt/gbdt_kernels
 export OMP_WAIT_POLICY=PASSIVE
 exec /usr/bin/python3 bench/gbdt_compare.py --leap build/leap --score-bench bench-out/gbdt/score_bench \
     --rows "${1:-1000000}" --trees "${2:-300}" --json bench-out/gbdt.json "${@:3}"

@@ -11,7 +11,9 @@ order (first 90% train, last 10% test) and:
            lr 0.1, 2 threads)              -> end-to-end and fit seconds, peak RSS
            eval on the ingested test file  -> test AUC, logloss
            bench/score_bench.c             -> batch rows/s (1 thread), 1-row p50/p99
-           the same with --model lr (FTRL) and --model gbdt_lr -> test AUC
+           the same with --model lr (FTRL, hashed) and --model gbdt_lr (its
+           defaults; numerics log_bucket, categoricals vocabulary of every
+           value, as lr sees them, for its LR)  -> test AUC
   xgboost: bench/xgb_gbdt.py (read_csv, frequency + out-of-fold target
            encoding, hist, same trees/depth/lr/bins/threads)
 
@@ -31,11 +33,14 @@ sys.path.insert(0, HERE)
 from lr_compare import run, split_lines  # noqa: E402
 
 
-def spec(path, max_bin, top_k):
+def spec(path, max_bin, top_k, log_bucket=False):
     with open(path, "w") as f:
         f.write("features:\n")
         for i in range(1, 14):
-            f.write("  - source: I%d\n    ops: [bucketize: {quantiles: %d}]\n" % (i, max_bin))
+            if log_bucket:
+                f.write("  - source: I%d\n    ops: [log_bucket]\n" % i)
+            else:
+                f.write("  - source: I%d\n    ops: [bucketize: {quantiles: %d}]\n" % (i, max_bin))
         for i in range(1, 27):
             f.write("  - source: C%d\n    ops: [vocabulary: {top_k: %d}]\n" % (i, top_k))
 
@@ -61,8 +66,12 @@ def leap_side(leap, score_bench, train, test, work, a):
     r["auc"], r["logloss"] = met["auc"], met["logloss"]
     _, _, sb = run([score_bench, model, tds])
     r.update({k: v for k, v in json.loads(sb).items() if k != "rows"})
+    # gbdt_lr at its defaults, on a spec that gives its LR what plain lr sees
+    # (numerics as Criteo log-bucket tokens, every category) next to the leaves
+    sp_lr = os.path.join(work, "spec_lr.yaml")
+    spec(sp_lr, 255, 1000000, log_bucket=True)
     for name, extra in [("lr", ["--epochs", "3", "--set", "hash_bits=22"]),
-                        ("gbdt_lr", ["--transform", sp] + sets)]:
+                        ("gbdt_lr", ["--transform", sp_lr])]:
         mp = os.path.join(work, name + ".leap")
         run([leap, "train", "--model", name, "--train", train, "-o", mp, "--threads",
              str(a.threads), "--quiet"] + extra)

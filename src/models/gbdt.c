@@ -80,6 +80,7 @@ int leap__gbdt_layout(gbdt_model *g, const leap_featurizer *fz, leap_err *err) {
 
 void leap__gbdt_free(gbdt_model *g) {
     if (!g) return;
+    leap__gbdt_fast_free(g);
     free(g->feat);
     free(g->feat_of);
     free(g->imp_gain);
@@ -113,6 +114,7 @@ int leap__gbdt_reserve(gbdt_model *g, uint32_t trees, uint32_t nodes_per_tree, l
     if (nodes > UINT32_MAX || words > UINT32_MAX)
         return leap_err_set(err, LEAP_EINVAL, "gbdt: %u trees of %u nodes are too many", trees,
                             nodes_per_tree);
+    leap__gbdt_fast_free(g);
     free(g->trees);
     free(g->nodes);
     free(g->cat_words);
@@ -182,6 +184,11 @@ static double few_rows_sum(const gbdt_model *g, const uint32_t *x, double acc) {
 }
 
 void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) {
+    if (g->fast && leap__gbdt_fast_raw(g, b, s, g->fast->kernel)) return;
+    leap__gbdt_raw_batch_ref(g, b, s);
+}
+
+void leap__gbdt_raw_batch_ref(const gbdt_model *g, const leap_fbatch *b, double *s) {
     uint32_t xb[GB_BLOCK_WORDS];
     uint32_t cur[GB_BLOCK_ROWS];
     const uint32_t F = g->F;
@@ -214,6 +221,7 @@ void leap__gbdt_raw_batch(const gbdt_model *g, const leap_fbatch *b, double *s) 
 }
 
 void leap__gbdt_leaves(const gbdt_model *g, const leap_fbatch *b, uint32_t *leaves) {
+    if (leap__gbdt_fast_leaves(g, b, leaves)) return;
     uint32_t x[GB_MAX_FEATURES];
     for (size_t r = 0; r < b->n_rows; r++) {
         leap__gbdt_decode_row(g, b, r, x);
@@ -481,6 +489,7 @@ int leap__gbdt_parse(const gbdt_opts *o, const leap_featurizer *fz, const uint8_
     for (uint32_t t = 0; t < nt; t++)
         if ((rc = check_tree(g, t, dep, err))) goto fail;
     free(dep);
+    leap__gbdt_fast_build(g);
     *used = (size_t)need;
     *out = g;
     return LEAP_OK;
@@ -510,6 +519,11 @@ void leap__gbdt_describe(const gbdt_model *g, const leap_featurizer *fz, FILE *f
                 g->best_iter);
     fprintf(f, "gbdt.nodes                   %u (%llu leaves, mean depth %.2f)\n", g->n_nodes,
             (unsigned long long)leaves, g->n_trees ? depth / g->n_trees : 0.0);
+    if (g->fast)
+        fprintf(f, "gbdt.scoring                 complete trees of depth %u, %s kernel\n",
+                g->fast->depth, g->fast->kernel == GB_KERNEL_AVX512 ? "avx512" : "scalar");
+    else
+        fprintf(f, "gbdt.scoring                 trained nodes (no scoring layout)\n");
     /* features by decreasing gain (insertion sort of an index: F is small) */
     uint32_t *ord = malloc((g->F ? g->F : 1) * sizeof *ord);
     if (!ord) return;

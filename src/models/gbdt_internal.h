@@ -133,6 +133,8 @@ typedef struct gb_tree {
     uint32_t depth;   /* steps from the root to the deepest leaf */
 } gb_tree;
 
+typedef struct gb_fast gb_fast;
+
 typedef struct gbdt_model {
     leap_model base;
     gbdt_opts o;
@@ -151,6 +153,8 @@ typedef struct gbdt_model {
     uint64_t *imp_split; /* [F] split count over the kept trees */
     int best_iter;       /* trees kept by early stopping (= n_trees) */
     double best_valid;   /* validation loss at best_iter; NaN without validation */
+    gb_fast *fast;       /* scoring layout of the trees (gbdt_fast.c); NULL: not built,
+                            or the model does not qualify (then the nodes are descended) */
 } gbdt_model;
 
 /* ---- gbdt.c -------------------------------------------------------------- */
@@ -208,6 +212,43 @@ static inline uint32_t gb_descend(const gb_node *nodes, const uint32_t *words, u
         n = gb_step(&nodes[n], words, x);
     return n;
 }
+
+/* ---- gbdt_fast.c: the scoring layout ----------------------------------------- */
+#define GBF_MAX_DEPTH 10 /* deeper trees are scored from the trained nodes */
+
+/* Kernels that score through the layout; REF descends the trained nodes. */
+enum { GB_KERNEL_REF, GB_KERNEL_SCALAR, GB_KERNEL_AVX512, GB_KERNEL_COUNT };
+
+/* Complete trees of `depth` levels, in level order (children of node k:
+ * 2k+1 left, 2k+2 right), and rows as one byte "code" per feature. */
+struct gb_fast {
+    uint32_t depth;      /* D: the deepest tree's depth; shallower trees are padded */
+    uint32_t n_int;      /* 2^D - 1 inner nodes per tree */
+    uint32_t *node;      /* [n_trees][n_int] packed tests (gbdt_fast.c: GBF_*) */
+    float *leaf;         /* [n_trees][2^D] value of each leaf slot */
+    uint32_t *leaf_node; /* [n_trees][2^D] trained node index of each leaf slot */
+    uint8_t *code;       /* [feature space] code of each global index the features use */
+    struct gb_fast_field {
+        uint32_t feat, offset, card; /* model feature, its range; card 0: not used */
+    } * fld;                         /* [n_fields] by featurizer field */
+    int kernel; /* the fastest kernel this CPU runs: GB_KERNEL_SCALAR or _AVX512 */
+};
+
+/* (Re)builds g->fast from the trained nodes; leaves it NULL when the model
+ * does not qualify or memory is short (scoring then descends the nodes). Call
+ * after the trees change (training, loading, hand-building). */
+void leap__gbdt_fast_build(gbdt_model *g);
+void leap__gbdt_fast_free(gbdt_model *g);
+/* Whether this CPU runs kernel. */
+int leap__gbdt_kernel_available(int kernel);
+/* Raw scores of b's rows through the layout with kernel; 0 (nothing
+ * written) when there is no layout or the kernel cannot run here. Every
+ * kernel gives the same bits as the reference descent. */
+int leap__gbdt_fast_raw(const gbdt_model *g, const leap_fbatch *b, double *s, int kernel);
+/* leap__gbdt_leaves through the layout; 0 when there is none. */
+int leap__gbdt_fast_leaves(const gbdt_model *g, const leap_fbatch *b, uint32_t *leaves);
+/* The reference: raw scores by descending the trained nodes. */
+void leap__gbdt_raw_batch_ref(const gbdt_model *g, const leap_fbatch *b, double *s);
 
 /* ---- gbdt_train.c -------------------------------------------------------- */
 /* One histogram bin: sums of fixed-point gradients and hessians. */

@@ -1356,6 +1356,7 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double ho
             g->imp_gain[g->nodes[i].feat] += S->node_gain[i];
             g->imp_split[g->nodes[i].feat]++;
         }
+    leap__gbdt_fast_build(g);
     goto out;
 oom:
     rc = leap_err_set(err, LEAP_ENOMEM, "gbdt: out of memory for %zu rows x %u features", S->N, F);

@@ -598,6 +598,21 @@ TEST(hand_built_tree_predictions) {
     ASSERT_EQ_INT(leaves[0], 1);
     ASSERT_EQ_INT(leaves[3], 4);
     ASSERT_EQ_INT(leaves[4], 3);
+    /* the same through the scoring layout (gbdt_fast.c), every kernel */
+    ASSERT_TRUE(g->fast == NULL);
+    leap__gbdt_fast_build(g);
+    ASSERT_TRUE(g->fast != NULL);
+    for (int k = GB_KERNEL_SCALAR; k < GB_KERNEL_COUNT; k++) {
+        if (!leap__gbdt_kernel_available(k)) continue;
+        ASSERT_TRUE(leap__gbdt_fast_raw(g, &d.b[0], s, k));
+        for (int i = 0; i < 5; i++)
+            ASSERT_NEAR(s[i], want[i], 1e-7);
+    }
+    memset(leaves, 0, sizeof leaves);
+    leap__gbdt_leaves(g, &d.b[0], leaves);
+    ASSERT_EQ_INT(leaves[0], 1);
+    ASSERT_EQ_INT(leaves[3], 4);
+    ASSERT_EQ_INT(leaves[4], 3);
     leap__gbdt_free(g);
     data_free(&d);
     leap_featurizer_free(&fz);
@@ -977,6 +992,36 @@ TEST(gbdt_lr_trains_and_round_trips) {
     for (size_t n = 0; n < pl.len; n += 1 + n / 8)
         if (ops->load(o, &fz, pl.p, n, &m2, &err) == LEAP_OK)
             TH_FAIL("truncated gbdt_lr payload of %zu bytes accepted", n);
+    /* a bad leaf value is refused */
+    uint8_t keep[8];
+    memcpy(keep, pl.p + 16, 8);
+    memset(pl.p + 16, 0xff, 8); /* NaN */
+    ASSERT_TRUE(ops->load(o, &fz, pl.p, pl.len, &m2, &err) == LEAP_ECORRUPT);
+    memcpy(pl.p + 16, keep, 8);
+    leap_buf_free(&pl);
+    ops->destroy(m);
+    /* a version-1 payload (no leaf value: leaves at 1) still loads and means 1,
+     * whatever lr_leaf_value the options hold */
+    ASSERT_OK(leap_opts_set(ops->opts, o, "lr_leaf_value", "1", &err));
+    ASSERT_OK(ops->create(o, &fz, &m, &err));
+    ASSERT_OK(ops->fit(m, &io, &err));
+    ASSERT_OK(ops->save(m, &pl, &err));
+    leap_buf v1 = {0};
+    uint8_t h1[16];
+    memcpy(h1, pl.p, 16);
+    leap_put_u32(h1 + 4, 1);
+    ASSERT_OK(leap_buf_append(&v1, h1, 16));
+    ASSERT_OK(leap_buf_append(&v1, pl.p + 24, pl.len - 24));
+    ASSERT_OK(leap_opts_set(ops->opts, o, "lr_leaf_value", "0.05", &err));
+    ASSERT_OK(ops->load(o, &fz, v1.p, v1.len, &m2, &err));
+    for (size_t k = 0; k < d.nb; k++) {
+        ops->predict_batch(m, &d.b[k], p1);
+        ops->predict_batch(m2, &d.b[k], p2);
+        for (size_t r = 0; r < d.b[k].n_rows; r++)
+            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs in version 1", r, k);
+    }
+    ops->destroy(m2);
+    leap_buf_free(&v1);
     leap_buf_free(&pl);
     ops->destroy(m);
     data_free(&d);
