@@ -77,7 +77,10 @@
     {"resume", LEAP_OPT_BOOL, offsetof(deep_opts, resume), 0, 0, 1, NULL,                           \
      "continue from the checkpoint file when it exists"},                                          \
     {"halt_after", LEAP_OPT_INT, offsetof(deep_opts, halt_after), 0, 0, 1e9, NULL,                  \
-     "testing: fail after this many steps, as if killed (0 = never)"},
+     "testing: fail after this many steps, as if killed (0 = never)"},                             \
+    {"predict_precision", LEAP_OPT_ENUM, offsetof(deep_opts, predict_precision), DEEP_PREC_F16, 0, \
+     1, "f16|f32", "weight matrices when scoring: rounded to fp16 (one row reads half the bytes) " \
+     "or exact"},
 
 #define DEEP_TABLE(var, comp, DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD)                       \
     static const leap_opt_def var##_defs[] = {                                                     \
@@ -170,6 +173,10 @@ static int deep_create(const leap_model_ops *ops, const void *opts, const leap_f
     }
     deep_model *d;
     if ((rc = deep_make(ops, opts, &a, fz, SIZE_MAX, SIZE_MAX, &d, err))) return rc;
+    if (deep_net_prepare_scoring(&d->net, o->predict_precision)) {
+        deep_destroy(&d->base);
+        return leap_err_set(err, LEAP_ENOMEM, "out of memory");
+    }
     *out = &d->base;
     return LEAP_OK;
 }
@@ -267,6 +274,10 @@ static int deep_load(const leap_model_ops *ops, const void *opts, const leap_fea
                                 nm, i);
         }
     d->step = (int64_t)steps;
+    if (deep_net_prepare_scoring(&d->net, d->o.predict_precision)) {
+        deep_destroy(&d->base);
+        return leap_err_set(err, LEAP_ENOMEM, "out of memory");
+    }
     *out = &d->base;
     return LEAP_OK;
 }

@@ -76,8 +76,11 @@ typedef struct deep_opts {
     char checkpoint[LEAP_OPT_STR_MAX];
     int checkpoint_every; /* steps; 0 = at epoch ends only (when checkpoint is set) */
     int resume;
-    int halt_after; /* tests: stop as if killed after this many steps (0 = never) */
+    int halt_after;        /* tests: stop as if killed after this many steps (0 = never) */
+    int predict_precision; /* DEEP_PREC_*: weight matrices when scoring */
 } deep_opts;
+
+enum { DEEP_PREC_F16, DEEP_PREC_F32 };
 
 /* One block of the dense parameter buffer. */
 enum { DEEP_INIT_ZERO, DEEP_INIT_ONE, DEEP_INIT_UNIFORM };
@@ -128,6 +131,11 @@ typedef struct deep_net {
     int out_in;
     float *dense; /* [n_dense] */
     float *emb;   /* [n_emb] */
+    /* what predictions read (deep_net_prepare_scoring): dense with its weight
+     * matrices rounded to fp16 (infer_h holds them as fp16; vectors stay f32
+     * and unused there) or, with f32 scoring, a plain copy (infer_h NULL) */
+    float *infer;      /* [n_dense] */
+    uint16_t *infer_h; /* [n_dense] */
 } deep_net;
 
 /* Activations and gradients of a block of up to cap rows (per thread, or per
@@ -205,7 +213,16 @@ double deep_backward(const deep_net *N, deep_ws *W, const deep_rows *R, const fl
                      const float *w, uint64_t seed, uint64_t row0);
 /* Field whose table holds feature index key (-1: none). */
 int deep_key_field(const deep_net *N, uint32_t key);
-/* Scores rows of a batch with a prediction workspace. */
+/* Makes the parameters predictions read from the current ones (after
+ * training or loading; not thread-safe against predictions in flight).
+ * DEEP_PREC_F16: every weight matrix is rounded to fp16 for batch and
+ * one-row scoring alike, so both read the same values: one row runs
+ * nn_gemv_f16 over half the bytes, a batch sgemm over their f32 copy. A
+ * matrix that does not fit fp16's range (|w| > 65504) makes the whole net
+ * score in f32. Returns LEAP_ENOMEM or LEAP_OK. */
+int deep_net_prepare_scoring(deep_net *N, int precision);
+/* Scores rows of a batch with a prediction workspace (the prepared
+ * parameters; the training ones when none were prepared). */
 void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float *p);
 
 /* Zeroed memory for the large tables (parameters, optimizer state): mapped

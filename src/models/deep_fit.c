@@ -1110,6 +1110,8 @@ int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
 oom:
     rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
 out:
+    if (!rc && deep_net_prepare_scoring(N, o->predict_precision))
+        rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
     fit_free(&X);
     free(best_dense);
     free(best_emb);

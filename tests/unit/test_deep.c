@@ -582,6 +582,57 @@ TEST(payload_round_trip_and_damage) {
     free_data(&F);
 }
 
+/* Scoring (predict_precision): with fp16 matrices, one row at a time
+ * (nn_gemv_f16) and a batch (sgemm over the same rounded values) read the
+ * same weights, so they differ only by f32 summation order: 1e-5 on p. The
+ * fp16 rounding itself moves a score by far less than 1e-3 on these small
+ * nets (relative 2^-11 per weight); f32 scoring equals the training forward
+ * bit for bit. */
+TEST(one_row_and_batch_scores_agree_fp16_and_f32) {
+    const char *models[] = {"deepfm", "dcn_v2", "dcn_v2", "dlrm"};
+    const char *extra[] = {"cross_rank=0", "cross_rank=0", "cross_rank=3", "cross_rank=0"};
+    for (int mi = 0; mi < 4; mi++) {
+        fake F;
+        make_data(&F, 2, 100, 1, 1);
+        const char *items[] = {"hidden=24,16",   "batch_size=50", "embedding_dim=4",
+                               "cross_layers=2", "lr=0.01",       extra[mi]};
+        leap_err err = {0};
+        int rc;
+        deep_model *m = train_model(models[mi], &F, items, 6, &err, &rc);
+        ASSERT_OK(rc);
+        ASSERT_TRUE(m->net.infer_h != NULL); /* fp16 is the default */
+        const leap_fbatch *b = &F.vb[0];
+        size_t n = b->n_rows;
+        float *pb = malloc(n * sizeof *pb), *p1 = malloc(n * sizeof *p1);
+        float *p32 = malloc(n * sizeof *p32), *pf = malloc(n * sizeof *pf);
+        m->base.ops->predict_batch(&m->base, b, pb);
+        for (size_t r = 0; r < n; r++) {
+            leap_fbatch one = *b;
+            one.n_rows = 1;
+            one.row_ptr = b->row_ptr + r;
+            m->base.ops->predict_batch(&m->base, &one, &p1[r]);
+            ASSERT_NEAR(p1[r], pb[r], 1e-5);
+        }
+        ASSERT_OK(deep_net_prepare_scoring(&m->net, DEEP_PREC_F32));
+        ASSERT_TRUE(m->net.infer_h == NULL);
+        m->base.ops->predict_batch(&m->base, b, p32);
+        deep_ws W;
+        ASSERT_OK(deep_ws_init(&W, &m->net, (int)n, 0));
+        deep_rows R = {b->row_ptr, b->idx, b->val, b->field, (int)n};
+        deep_forward(&m->net, &W, &R, 0, 0, 0);
+        nn_sigmoid_fwd(n, W.logit, pf);
+        ASSERT_TRUE(!memcmp(pf, p32, n * sizeof *pf));
+        double dmax = 0;
+        for (size_t r = 0; r < n; r++)
+            dmax = fmax(dmax, fabs((double)pb[r] - p32[r]));
+        ASSERT_TRUE(dmax < 1e-3);
+        deep_ws_free(&W);
+        free(pb), free(p1), free(p32), free(pf);
+        m->base.ops->destroy(&m->base);
+        free_data(&F);
+    }
+}
+
 TEST(model_options_and_errors) {
     const leap_model_ops *ops = leap_model_find("deep");
     ASSERT_TRUE(ops != NULL);
