@@ -31,6 +31,7 @@
 #define DEEP_MAX_FIELD_DIMS 64  /* per-field embedding dims in an architecture file */
 #define DEEP_PRED_ROWS      256 /* rows per forward block when predicting */
 #define DEEP_MAX_DIM        1024
+#define DEEP_GATES          5 /* pair_gate candidates: 0, 1/4, 1/2, 3/4, 1 */
 
 enum { DEEP_INTER_NONE, DEEP_INTER_DOT };
 
@@ -47,6 +48,9 @@ typedef struct deep_arch {
     int dense_embed;                       /* DENSE fields: 1 = embedded, 0 = MLP inputs */
     double dropout;                        /* after every MLP ReLU */
     int layer_norm;                        /* between every MLP linear and its ReLU */
+    int pair_gate; /* 1: the first-order part (bias + wide) learns alone, as LR's FTRL; the
+                      rest (FM, FFM, tower) learns its residual and is scaled by a gate
+                      chosen by progressive validation (deep_fit.c) */
     int n_field_dims;
     struct {
         char name[LEAP_NAME_MAX];
@@ -121,6 +125,8 @@ typedef struct deep_net {
     deep_param *params;
     size_t n_params, cap_params;
     size_t off_bias;
+    size_t off_gate; /* pair_gate: [1 + DEEP_GATES]: the gate, then the progressive loss
+                        Σ w·logloss of each candidate over the first epoch (not trained) */
     deep_mlp bot, top;
     size_t cW[DEEP_MAX_LAYERS], cb[DEEP_MAX_LAYERS];
     int tower;    /* a tower computes a logit term */
@@ -143,6 +149,8 @@ typedef struct deep_net {
 typedef struct deep_ws {
     int cap;
     float *x0, *wide, *fm_s, *fm_v, *ffm_v, *logit, *p, *dz;
+    float *lin, *inter, *dzw; /* pair_gate: bias + first order, the rest, ∂/∂(first order);
+                                 without it dzw is dz */
     float *bot_z[DEEP_MAX_LAYERS], *bot_a[DEEP_MAX_LAYERS], *bot_mu[DEEP_MAX_LAYERS],
         *bot_rs[DEEP_MAX_LAYERS];
     float *top_z[DEEP_MAX_LAYERS], *top_a[DEEP_MAX_LAYERS], *top_mu[DEEP_MAX_LAYERS],
@@ -207,8 +215,10 @@ void deep_ws_free(deep_ws *W);
 void deep_forward(const deep_net *N, deep_ws *W, const deep_rows *R, int train, uint64_t seed,
                   uint64_t row0);
 /* Backward after deep_forward(train = 1): dz = w·(σ(logit) − y) (scale 1), then
- * W->gd += dense gradients, W->dx0 = ∂/∂x0 and W->dz = ∂/∂(first-order sum).
- * Returns Σ w·logloss. */
+ * W->gd += dense gradients, W->dx0 = ∂/∂x0 and W->dzw = ∂/∂(first-order sum).
+ * With pair_gate the gradients are those of Σ w·[ll(lin) + ll(sg(lin) + g·inter)]
+ * (sg: no gradient flows into lin through the second term): the first-order
+ * part learns as LR alone. Returns Σ w·logloss of the logit. */
 double deep_backward(const deep_net *N, deep_ws *W, const deep_rows *R, const float *y,
                      const float *w, uint64_t seed, uint64_t row0);
 /* Field whose table holds feature index key (-1: none). */
@@ -232,6 +242,10 @@ void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float 
  * n and size. */
 void *deep_table_alloc(size_t n, size_t size);
 void deep_table_free(void *p, size_t n, size_t size);
+
+/* pair_gate: Σ w·logloss(lin + s_k·inter) of rows [0, n) after a forward into
+ * out[k] for the DEEP_GATES candidates s_k = k / (DEEP_GATES − 1). */
+void deep_gate_losses(const deep_ws *W, int n, const float *y, const float *w, float *out);
 
 /* ---- deep_fit.c ---- */
 int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err);

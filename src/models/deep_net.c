@@ -204,6 +204,15 @@ int deep_net_layout(deep_net *N, const deep_arch *a, const leap_featurizer *fz, 
                             a->cross_rank, N->D0);
     /* dense parameters */
     if ((rc = add_param(N, "bias", -1, 1, 1, DEEP_INIT_ZERO, 0, &N->off_bias, err))) return rc;
+    if (a->pair_gate) {
+        size_t off_loss;
+        if (!a->wide)
+            return leap_err_set(err, LEAP_EINVAL,
+                                "architecture: pair_gate needs the first-order part (wide)");
+        if ((rc = add_param(N, "gate", -1, 1, 1, DEEP_INIT_ONE, 0, &N->off_gate, err)) ||
+            (rc = add_param(N, "gate_loss", -1, 1, DEEP_GATES, DEEP_INIT_ZERO, 0, &off_loss, err)))
+            return rc;
+    }
     int hw = 0; /* width of what the output layer reads */
     if (a->interaction == DEEP_INTER_DOT) {
         int hb = N->n_dense_in > 0;
@@ -375,6 +384,13 @@ static size_t ws_layout(deep_ws *W, const deep_net *N, int cap, int train, float
     TAKE(W->logit, c);
     TAKE(W->p, c);
     TAKE(W->dz, c);
+    if (a->pair_gate) {
+        TAKE(W->lin, c);
+        TAKE(W->inter, c);
+        TAKE(W->dzw, c);
+    } else {
+        W->dzw = W->dz;
+    }
     if (a->fm) {
         TAKE(W->fm_s, c * N->vec_dim);
         TAKE(W->fm_v, c);
@@ -550,6 +566,10 @@ static void forward(const deep_net *N, const fwd_params *Q, deep_ws *W, const de
     float bias = Q->P[N->off_bias];
     for (int r = 0; r < n; r++)
         W->logit[r] = bias + (a->wide ? W->wide[r] : 0.f);
+    if (a->pair_gate) { /* the rest sums into logit from 0, then logit = lin + gate·rest */
+        memcpy(W->lin, W->logit, (size_t)n * sizeof *W->lin);
+        memset(W->logit, 0, (size_t)n * sizeof *W->logit);
+    }
     if (a->fm) {
         nn_fm_fwd(n, N->n_vec, N->vec_dim, W->x0, D0, W->fm_s, W->fm_v);
         for (int r = 0; r < n; r++)
@@ -566,6 +586,26 @@ static void forward(const deep_net *N, const fwd_params *Q, deep_ws *W, const de
         lin_fwd(Q, n, N->out_in, 1, h, ldh, N->out_W, NULL, W->p, 1);
         for (int r = 0; r < n; r++)
             W->logit[r] += W->p[r];
+    }
+    if (a->pair_gate) {
+        float g = Q->P[N->off_gate];
+        memcpy(W->inter, W->logit, (size_t)n * sizeof *W->inter);
+        for (int r = 0; r < n; r++)
+            W->logit[r] = W->lin[r] + g * W->inter[r];
+    }
+}
+
+void deep_gate_losses(const deep_ws *W, int n, const float *y, const float *w, float *out) {
+    for (int k = 0; k < DEEP_GATES; k++) {
+        float s = (float)k / (DEEP_GATES - 1);
+        double l = 0;
+        for (int r = 0; r < n; r++) {
+            double z = (double)W->lin[r] + s * (double)W->inter[r], yy = y[r];
+            /* log(1 + e^z) − y·z, stable */
+            double ll = (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - yy * z;
+            l += (w ? w[r] : 1.0) * ll;
+        }
+        out[k] += (float)l;
     }
 }
 
@@ -613,9 +653,15 @@ double deep_backward(const deep_net *N, deep_ws *W, const deep_rows *R, const fl
     float *gd = W->gd;
     const float *P = N->dense;
     double loss = nn_logloss(n, W->logit, y, w, 1.f, W->p, W->dz);
+    if (a->pair_gate) { /* first order by its own loss; the rest through the gate */
+        nn_logloss(n, W->lin, y, w, 1.f, NULL, W->dzw);
+        float g = P[N->off_gate];
+        for (int r = 0; r < n; r++)
+            W->dz[r] *= g;
+    }
     float sb = 0.f;
     for (int r = 0; r < n; r++)
-        sb += W->dz[r];
+        sb += W->dzw[r];
     gd[N->off_bias] += sb;
     memset(W->dx0, 0, (size_t)n * D0 * sizeof *W->dx0);
     if (a->fm) nn_fm_bwd(n, N->n_vec, N->vec_dim, W->x0, D0, W->fm_s, W->dz, W->dx0, D0);
