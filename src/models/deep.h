@@ -125,8 +125,8 @@ typedef struct deep_net {
     deep_param *params;
     size_t n_params, cap_params;
     size_t off_bias;
-    size_t off_gate; /* pair_gate: [1 + DEEP_GATES]: the gate, then the progressive loss
-                        Σ w·logloss of each candidate over the first epoch (not trained) */
+    size_t off_gate; /* pair_gate: [1 + 2·DEEP_GATES]: the gate, then the progressive
+                        statistics of the candidates (deep_gate_add; not trained) */
     deep_mlp bot, top;
     size_t cW[DEEP_MAX_LAYERS], cb[DEEP_MAX_LAYERS];
     int tower;    /* a tower computes a logit term */
@@ -243,9 +243,18 @@ void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float 
 void *deep_table_alloc(size_t n, size_t size);
 void deep_table_free(void *p, size_t n, size_t size);
 
-/* pair_gate: Σ w·logloss(lin + s_k·inter) of rows [0, n) after a forward into
- * out[k] for the DEEP_GATES candidates s_k = k / (DEEP_GATES − 1). */
-void deep_gate_losses(const deep_ws *W, int n, const float *y, const float *w, float *out);
+/* pair_gate's progressive statistics, stats[2·DEEP_GATES]: for the candidates
+ * s_k = k / (DEEP_GATES − 1), stats[k] += w·ll(lin + s_k·rest) and
+ * stats[DEEP_GATES + k] += (w·ll(lin + s_k·rest) − w·ll(lin))², for one row
+ * scored before it was learned from. deep_gate_losses adds rows [0, n) of a
+ * forward (lin, inter). */
+void deep_gate_add(float *stats, double lin, double rest, float y, float w);
+void deep_gate_losses(const deep_ws *W, int n, const float *y, const float *w, float *stats);
+/* The gate the statistics choose: the candidate with the least summed loss among
+ * those that beat s = 0 by two standard errors of the summed row differences
+ * (Σd / sqrt(Σd²) ≤ −2); 0 when none does (the model is then LR), 1 when no
+ * row was seen. */
+float deep_gate_choose(const float *stats);
 
 /* ---- deep_fit.c ---- */
 int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err);

@@ -425,7 +425,7 @@ static void apply_dense(fit *X, const nn_opt *o, size_t c0, size_t c1, const flo
     const deep_net *N = X->N;
     float *P = N->dense;
     size_t b = N->off_bias, s0 = b, s1 = b + 1; /* the special block [s0, s1) */
-    if (N->a.pair_gate) s1 = N->off_gate + 1 + DEEP_GATES;
+    if (N->a.pair_gate) s1 = N->off_gate + 1 + 2 * DEEP_GATES;
     if (!d->ez && !N->a.pair_gate) s1 = s0; /* nothing special */
     size_t lo = s0 > c0 ? s0 : c0, hi = s1 < c1 ? s1 : c1;
     if (lo >= hi) {
@@ -512,11 +512,7 @@ static void ftrl_rows(fit *X) {
         float g = (p - y) * wt;
         if (X->progressive && X->d->step >= X->prog_from) {
             int u = r / X->bt, lr = r - u * X->bt;
-            float inter = X->ws[u].inter[lr];
-            for (int c = 0; c < DEEP_GATES; c++) {
-                double z = (double)s + (double)c / (DEEP_GATES - 1) * inter;
-                gl[c] += (float)(wt * ((z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y * z));
-            }
+            deep_gate_add(gl, s, X->ws[u].inter[lr], y, wt);
         }
         P[N->off_bias] = nn_ftrl_step(P[N->off_bias], g, zb, zb + 1, al, be, 0.f, 0.f);
         for (uint32_t k = B->row_ptr[r]; k < B->row_ptr[r + 1]; k++) {
@@ -1191,13 +1187,8 @@ int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
 oom:
     rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
 out:
-    if (!rc && N->a.pair_gate) { /* the candidate with the least progressive loss */
-        const float *gl = N->dense + N->off_gate + 1;
-        int best = DEEP_GATES - 1;
-        for (int k = 0; k < DEEP_GATES; k++)
-            if (gl[k] < gl[best]) best = k;
-        if (gl[best] != 0.f) N->dense[N->off_gate] = (float)best / (DEEP_GATES - 1);
-    }
+    if (!rc && N->a.pair_gate) /* the candidate the progressive statistics choose */
+        N->dense[N->off_gate] = deep_gate_choose(N->dense + N->off_gate + 1);
     if (!rc && deep_net_prepare_scoring(N, o->predict_precision))
         rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
     fit_free(&X);

@@ -210,7 +210,8 @@ int deep_net_layout(deep_net *N, const deep_arch *a, const leap_featurizer *fz, 
             return leap_err_set(err, LEAP_EINVAL,
                                 "architecture: pair_gate needs the first-order part (wide)");
         if ((rc = add_param(N, "gate", -1, 1, 1, DEEP_INIT_ONE, 0, &N->off_gate, err)) ||
-            (rc = add_param(N, "gate_loss", -1, 1, DEEP_GATES, DEEP_INIT_ZERO, 0, &off_loss, err)))
+            (rc = add_param(N, "gate_stats", -1, 1, 2 * DEEP_GATES, DEEP_INIT_ZERO, 0, &off_loss,
+                            err)))
             return rc;
     }
     int hw = 0; /* width of what the output layer reads */
@@ -595,18 +596,32 @@ static void forward(const deep_net *N, const fwd_params *Q, deep_ws *W, const de
     }
 }
 
-void deep_gate_losses(const deep_ws *W, int n, const float *y, const float *w, float *out) {
+static double ll_logit(double z, double y) { /* log(1 + e^z) − y·z, stable */
+    return (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y * z;
+}
+
+void deep_gate_add(float *stats, double lin, double rest, float y, float w) {
+    double l0 = w * ll_logit(lin, y);
     for (int k = 0; k < DEEP_GATES; k++) {
-        float s = (float)k / (DEEP_GATES - 1);
-        double l = 0;
-        for (int r = 0; r < n; r++) {
-            double z = (double)W->lin[r] + s * (double)W->inter[r], yy = y[r];
-            /* log(1 + e^z) − y·z, stable */
-            double ll = (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - yy * z;
-            l += (w ? w[r] : 1.0) * ll;
-        }
-        out[k] += (float)l;
+        double l = k ? w * ll_logit(lin + (double)k / (DEEP_GATES - 1) * rest, y) : l0;
+        stats[k] += (float)l;
+        stats[DEEP_GATES + k] += (float)((l - l0) * (l - l0));
     }
+}
+
+void deep_gate_losses(const deep_ws *W, int n, const float *y, const float *w, float *stats) {
+    for (int r = 0; r < n; r++)
+        deep_gate_add(stats, W->lin[r], W->inter[r], y[r], w ? w[r] : 1.f);
+}
+
+float deep_gate_choose(const float *stats) {
+    if (stats[0] == 0.f) return 1.f;
+    int best = 0;
+    for (int k = 1; k < DEEP_GATES; k++) {
+        double d = (double)stats[k] - stats[0], v = stats[DEEP_GATES + k];
+        if (v > 0 && d / sqrt(v) <= -2.0 && stats[k] < stats[best]) best = k;
+    }
+    return (float)best / (DEEP_GATES - 1);
 }
 
 void deep_forward(const deep_net *N, deep_ws *W, const deep_rows *R, int train, uint64_t seed,

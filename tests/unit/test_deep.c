@@ -775,3 +775,27 @@ TEST(pair_gate_first_order_part_is_lr_ftrl_at_any_batch_size) {
             free_data(&F);
         }
 }
+
+TEST(pair_gate_choice_needs_two_standard_errors) {
+    float st[2 * DEEP_GATES] = {0};
+    ASSERT_NEAR(deep_gate_choose(st), 1.0, 0); /* no rows seen: the full model */
+    /* losses 100, 99, 98, 99.5, 101; Σd² small: 0.5 beats 0 by 2 / sqrt(0.25) = 4 s.e. */
+    float l[DEEP_GATES] = {100, 99, 98, 99.5f, 101};
+    for (int k = 0; k < DEEP_GATES; k++) {
+        st[k] = l[k];
+        st[DEEP_GATES + k] = k ? 0.25f : 0.f;
+    }
+    ASSERT_NEAR(deep_gate_choose(st), 0.5, 0);
+    st[DEEP_GATES + 2] = 4.f; /* 2 / sqrt(4) = 1 s.e.: not enough; 0.25 still beats 0 by 2 */
+    ASSERT_NEAR(deep_gate_choose(st), 0.25, 0);
+    st[DEEP_GATES + 1] = 1.f; /* 1 / 1 = 1 s.e.: nothing is clear, the model is LR */
+    ASSERT_NEAR(deep_gate_choose(st), 0.0, 0);
+    /* one row's statistics by hand: lin = 0, rest = 2, y = 1, w = 1 */
+    float one[2 * DEEP_GATES] = {0};
+    deep_gate_add(one, 0.0, 2.0, 1.f, 1.f);
+    for (int k = 0; k < DEEP_GATES; k++) {
+        double s = k / 4.0, lk = log1p(exp(-2.0 * s)), d = lk - log(2.0);
+        ASSERT_NEAR(one[k], lk, 1e-6);
+        ASSERT_NEAR(one[DEEP_GATES + k], d * d, 1e-6);
+    }
+}
