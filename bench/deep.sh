@@ -12,7 +12,7 @@ bash scripts/setup --bench
 [ -x build/leap ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j2; }
 mkdir -p bench-out
 # the inference timer links the library (and MPI, which libleap uses when built with it)
-cc -O2 -std=gnu11 -Iinclude bench/deep_infer.c build/libleap.a \
+cc -O2 -std=gnu11 -Iinclude -Isrc bench/deep_infer.c build/libleap.a \
     $(pkg-config --libs openblas libzstd libxxhash libcyaml yaml-0.1 libcjson) \
     -lsqlite3 -lcivetweb -lz -lm -lpthread $(mpicc --showme:link 2>/dev/null || true) \
     -o bench-out/deep_infer

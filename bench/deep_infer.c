@@ -4,9 +4,17 @@
  * server scores one request), p50 and p99 over N calls after a warm-up.
  * Rows are featurized before timing: the figures are the model's.
  * Batch scoring also on THREADS threads (blocks of 8192 rows).
- * Usage: deep_infer MODEL.leap DATA.lds [N [THREADS]]   prints "key value" lines. */
+ * For the embedding models it also scores every row with the weight matrices
+ * in fp16 (predict_precision=f16, the default) and in f32, in batches and
+ * one row at a time, and prints the largest score differences and both AUCs
+ * (it reaches into the model through the private models/deep.h to switch).
+ * Usage: deep_infer MODEL.leap DATA.lds [N [THREADS [f32]]] (f32: time f32 scoring)   prints "key
+ * value" lines. */
 #include "leap/bundle.h"
+#include "leap/eval.h"
+#include "models/deep.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +111,51 @@ int main(int argc, char **argv) {
         printf("batch_rows_per_s_threads %.0f\n", rows / t);
         free(c.out);
     }
+    /* fp16 against f32 weights, batch against one row (embedding models only) */
+    const char *mn = b.model->ops->name;
+    const char *deep_names[] = {"fm", "ffm", "wide_deep", "deepfm", "dcn_v2", "dlrm", "deep"};
+    int is_deep = 0;
+    for (size_t i = 0; i < sizeof deep_names / sizeof deep_names[0]; i++)
+        is_deep |= !strcmp(mn, deep_names[i]);
+    if (is_deep) {
+        deep_net *N = &((deep_model *)b.model)->net;
+        float *pb[2], *lab = malloc(rows * sizeof *lab), *one_p = malloc(sizeof *one_p);
+        double d_prec = 0, d_one = 0, auc[2];
+        for (int prec = 0; prec < 2; prec++) { /* DEEP_PREC_F16, DEEP_PREC_F32 */
+            if (deep_net_prepare_scoring(N, prec)) return 1;
+            pb[prec] = malloc(rows * sizeof *pb[prec]);
+            size_t o = 0;
+            for (size_t g = 0; g < G; g++) {
+                leap_bundle_predict(&b, &fb[g], pb[prec] + o);
+                memcpy(lab + o, fb[g].label, fb[g].n_rows * sizeof *lab);
+                for (size_t r = 0; r < fb[g].n_rows && o + r < 20000; r++) {
+                    leap_fbatch v = fb[g];
+                    v.n_rows = 1;
+                    v.row_ptr = fb[g].row_ptr + r;
+                    leap_bundle_predict(&b, &v, one_p);
+                    double dd = fabs((double)*one_p - pb[prec][o + r]);
+                    if (dd > d_one) d_one = dd;
+                }
+                o += fb[g].n_rows;
+            }
+            auc[prec] = leap_metric_auc(pb[prec], lab, NULL, rows);
+        }
+        for (size_t i = 0; i < rows; i++) {
+            double dd = fabs((double)pb[0][i] - pb[1][i]);
+            if (dd > d_prec) d_prec = dd;
+        }
+        printf("max_dp_f16_vs_f32 %.3g\nmax_dp_one_row_vs_batch %.3g\n", d_prec, d_one);
+        printf("auc_f16 %.6f\nauc_f32 %.6f\n", auc[0], auc[1]);
+        int prec = argc > 5 && !strcmp(argv[5], "f32")
+                       ? DEEP_PREC_F32
+                       : ((deep_model *)b.model)->o.predict_precision;
+        if (deep_net_prepare_scoring(N, prec)) return 1;
+        printf("half_kernel %s\n", N->infer_h ? nn_half_kernel_name(nn_half_kernel()) : "none");
+        free(pb[0]);
+        free(pb[1]);
+        free(lab);
+        free(one_p);
+    }
     /* one row per call: a view of row i of the first row group */
     leap_fbatch one;
     double *lat = malloc((size_t)n1 * sizeof *lat);
@@ -125,6 +178,9 @@ int main(int argc, char **argv) {
         mean += lat[i] / n1;
     printf("one_row_p50_us %.1f\none_row_p99_us %.1f\none_row_mean_us %.1f\n", lat[n1 / 2],
            lat[(size_t)(n1 * 0.99)], mean);
+    if (getenv("DEEP_INFER_TAIL"))
+        printf("one_row_p90_us %.1f\none_row_p95_us %.1f\none_row_p999_us %.1f\n",
+               lat[(size_t)(n1 * 0.9)], lat[(size_t)(n1 * 0.95)], lat[(size_t)(n1 * 0.999)]);
     printf("peak_rss_mb %.0f\n", leap_peak_rss() / 1e6);
     free(lat);
     free(p);

@@ -22,7 +22,7 @@
 /* The option table of every embedding model; the defaults that differ per
  * family are macro arguments (one table per family, generated below). */
 // clang-format off
-#define DEEP_OPT_COMMON(DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD)                                               \
+#define DEEP_OPT_COMMON(DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD, SHUF)                                               \
     {"embedding_dim", LEAP_OPT_INT, offsetof(deep_opts, embedding_dim), DIM, 1, DEEP_MAX_DIM, NULL, \
      "embedding width per field (FFM: per field pair); a spec's hints override it"},               \
     {"hidden", LEAP_OPT_STRING, offsetof(deep_opts, hidden), 0, 0, 0, HIDDEN,                       \
@@ -66,8 +66,8 @@
      "learning-rate decay to 0 at the last step"},                                                 \
     {"init_scale", LEAP_OPT_FLOAT, offsetof(deep_opts, init_scale), 0.05, 0, 10, NULL,              \
      "embeddings start U(-a, a)"},                                                                 \
-    {"shuffle", LEAP_OPT_BOOL, offsetof(deep_opts, shuffle), 1, 0, 1, NULL,                         \
-     "shuffle the rows of each row group every epoch"},                                            \
+    {"shuffle", LEAP_OPT_BOOL, offsetof(deep_opts, shuffle), SHUF, 0, 1, NULL,                      \
+     "shuffle the rows of each row group every epoch (fm, ffm: off, as lr reads them)"},                                            \
     {"architecture", LEAP_OPT_STRING, offsetof(deep_opts, architecture), 0, 0, 0, "",               \
      "YAML file that edits the model's architecture (docs/FORMATS.md)"},                          \
     {"checkpoint", LEAP_OPT_STRING, offsetof(deep_opts, checkpoint), 0, 0, 0, "",                   \
@@ -77,24 +77,29 @@
     {"resume", LEAP_OPT_BOOL, offsetof(deep_opts, resume), 0, 0, 1, NULL,                           \
      "continue from the checkpoint file when it exists"},                                          \
     {"halt_after", LEAP_OPT_INT, offsetof(deep_opts, halt_after), 0, 0, 1e9, NULL,                  \
-     "testing: fail after this many steps, as if killed (0 = never)"},
+     "testing: fail after this many steps, as if killed (0 = never)"},                             \
+    {"predict_precision", LEAP_OPT_ENUM, offsetof(deep_opts, predict_precision), DEEP_PREC_F16, 0, \
+     1, "f16|f32", "weight matrices when scoring: rounded to fp16 (one row reads half the bytes) " \
+     "or exact"},
 
-#define DEEP_TABLE(var, comp, DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD)                       \
+#define DEEP_TABLE(var, comp, DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD, SHUF)                 \
     static const leap_opt_def var##_defs[] = {                                                     \
-        DEEP_OPT_COMMON(DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD)};                             \
+        DEEP_OPT_COMMON(DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD, SHUF)};                             \
     static const leap_opt_table var##_table = {comp, var##_defs,                                   \
                                                sizeof var##_defs / sizeof var##_defs[0]};
 
-/* FM and FFM: FTRL-Proximal first-order weights (LR's, see docs/ARCHITECTURE.md), AdaGrad
- * vectors whose eps plays FTRL's beta, small batches; the deep models: Adam, batch 1024. */
-/*         table name  component          dim hidden         optimizer       lr     wide  batch eps   wd */
-DEEP_TABLE(fm,   "model fm",        8,  "",            NN_OPT_ADAGRAD, 0.05,  1,    32,   0.03, 0.03)
-DEEP_TABLE(ffm,  "model ffm",       4,  "",            NN_OPT_ADAGRAD, 0.05,  1,    32,   0.03, 0)
-DEEP_TABLE(wd,   "model wide_deep", 16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
-DEEP_TABLE(dfm,  "model deepfm",    16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
-DEEP_TABLE(dcn,  "model dcn_v2",    16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
-DEEP_TABLE(dlrm, "model dlrm",      16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
-DEEP_TABLE(deep, "model deep",      16, "",            NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0)
+/* FM and FFM: the first-order part is LR's FTRL-Proximal, row by row in data order (pair_gate,
+ * docs/ARCHITECTURE.md), AdaGrad vectors whose eps plays FTRL's beta, small batches; the deep
+ * models: Adam, batch 1024. FM's weight decay and FFM's none were chosen on validation splits
+ * of the training rows (docs/PERFORMANCE.md). */
+/*         table name  component          dim hidden         optimizer       lr     wide  batch eps   wd    shuffle */
+DEEP_TABLE(fm,   "model fm",        8,  "",            NN_OPT_ADAGRAD, 0.05,  1,    32,   0.03, 0.01, 0)
+DEEP_TABLE(ffm,  "model ffm",       4,  "",            NN_OPT_ADAGRAD, 0.05,  1,    32,   0.03, 0,    0)
+DEEP_TABLE(wd,   "model wide_deep", 16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0,    1)
+DEEP_TABLE(dfm,  "model deepfm",    16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0,    1)
+DEEP_TABLE(dcn,  "model dcn_v2",    16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0,    1)
+DEEP_TABLE(dlrm, "model dlrm",      16, "400,400,400", NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0,    1)
+DEEP_TABLE(deep, "model deep",      16, "",            NN_OPT_ADAM,    0.001, 0,    1024, 1e-8, 0,    1)
 // clang-format on
 
 static void deep_destroy(leap_model *m) {
@@ -170,6 +175,10 @@ static int deep_create(const leap_model_ops *ops, const void *opts, const leap_f
     }
     deep_model *d;
     if ((rc = deep_make(ops, opts, &a, fz, SIZE_MAX, SIZE_MAX, &d, err))) return rc;
+    if (deep_net_prepare_scoring(&d->net, o->predict_precision)) {
+        deep_destroy(&d->base);
+        return leap_err_set(err, LEAP_ENOMEM, "out of memory");
+    }
     *out = &d->base;
     return LEAP_OK;
 }
@@ -267,6 +276,10 @@ static int deep_load(const leap_model_ops *ops, const void *opts, const leap_fea
                                 nm, i);
         }
     d->step = (int64_t)steps;
+    if (deep_net_prepare_scoring(&d->net, d->o.predict_precision)) {
+        deep_destroy(&d->base);
+        return leap_err_set(err, LEAP_ENOMEM, "out of memory");
+    }
     *out = &d->base;
     return LEAP_OK;
 }

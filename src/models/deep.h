@@ -31,6 +31,7 @@
 #define DEEP_MAX_FIELD_DIMS 64  /* per-field embedding dims in an architecture file */
 #define DEEP_PRED_ROWS      256 /* rows per forward block when predicting */
 #define DEEP_MAX_DIM        1024
+#define DEEP_GATES          5 /* pair_gate candidates: 0, 1/4, 1/2, 3/4, 1 */
 
 enum { DEEP_INTER_NONE, DEEP_INTER_DOT };
 
@@ -47,6 +48,9 @@ typedef struct deep_arch {
     int dense_embed;                       /* DENSE fields: 1 = embedded, 0 = MLP inputs */
     double dropout;                        /* after every MLP ReLU */
     int layer_norm;                        /* between every MLP linear and its ReLU */
+    int pair_gate; /* 1: the first-order part (bias + wide) learns alone, as LR's FTRL; the
+                      rest (FM, FFM, tower) learns its residual and is scaled by a gate
+                      chosen by progressive validation (deep_fit.c) */
     int n_field_dims;
     struct {
         char name[LEAP_NAME_MAX];
@@ -76,8 +80,11 @@ typedef struct deep_opts {
     char checkpoint[LEAP_OPT_STR_MAX];
     int checkpoint_every; /* steps; 0 = at epoch ends only (when checkpoint is set) */
     int resume;
-    int halt_after; /* tests: stop as if killed after this many steps (0 = never) */
+    int halt_after;        /* tests: stop as if killed after this many steps (0 = never) */
+    int predict_precision; /* DEEP_PREC_*: weight matrices when scoring */
 } deep_opts;
+
+enum { DEEP_PREC_F16, DEEP_PREC_F32 };
 
 /* One block of the dense parameter buffer. */
 enum { DEEP_INIT_ZERO, DEEP_INIT_ONE, DEEP_INIT_UNIFORM };
@@ -118,6 +125,8 @@ typedef struct deep_net {
     deep_param *params;
     size_t n_params, cap_params;
     size_t off_bias;
+    size_t off_gate; /* pair_gate: [1 + 2·DEEP_GATES]: the gate, then the progressive
+                        statistics of the candidates (deep_gate_add; not trained) */
     deep_mlp bot, top;
     size_t cW[DEEP_MAX_LAYERS], cb[DEEP_MAX_LAYERS];
     int tower;    /* a tower computes a logit term */
@@ -128,6 +137,11 @@ typedef struct deep_net {
     int out_in;
     float *dense; /* [n_dense] */
     float *emb;   /* [n_emb] */
+    /* what predictions read (deep_net_prepare_scoring): dense with its weight
+     * matrices rounded to fp16 (infer_h holds them as fp16; vectors stay f32
+     * and unused there) or, with f32 scoring, a plain copy (infer_h NULL) */
+    float *infer;      /* [n_dense] */
+    uint16_t *infer_h; /* [n_dense] */
 } deep_net;
 
 /* Activations and gradients of a block of up to cap rows (per thread, or per
@@ -135,6 +149,8 @@ typedef struct deep_net {
 typedef struct deep_ws {
     int cap;
     float *x0, *wide, *fm_s, *fm_v, *ffm_v, *logit, *p, *dz;
+    float *lin, *inter, *dzw; /* pair_gate: bias + first order, the rest, ∂/∂(first order);
+                                 without it dzw is dz */
     float *bot_z[DEEP_MAX_LAYERS], *bot_a[DEEP_MAX_LAYERS], *bot_mu[DEEP_MAX_LAYERS],
         *bot_rs[DEEP_MAX_LAYERS];
     float *top_z[DEEP_MAX_LAYERS], *top_a[DEEP_MAX_LAYERS], *top_mu[DEEP_MAX_LAYERS],
@@ -199,13 +215,24 @@ void deep_ws_free(deep_ws *W);
 void deep_forward(const deep_net *N, deep_ws *W, const deep_rows *R, int train, uint64_t seed,
                   uint64_t row0);
 /* Backward after deep_forward(train = 1): dz = w·(σ(logit) − y) (scale 1), then
- * W->gd += dense gradients, W->dx0 = ∂/∂x0 and W->dz = ∂/∂(first-order sum).
- * Returns Σ w·logloss. */
+ * W->gd += dense gradients, W->dx0 = ∂/∂x0 and W->dzw = ∂/∂(first-order sum).
+ * With pair_gate the gradients are those of Σ w·[ll(lin) + ll(sg(lin) + g·inter)]
+ * (sg: no gradient flows into lin through the second term): the first-order
+ * part learns as LR alone. Returns Σ w·logloss of the logit. */
 double deep_backward(const deep_net *N, deep_ws *W, const deep_rows *R, const float *y,
                      const float *w, uint64_t seed, uint64_t row0);
 /* Field whose table holds feature index key (-1: none). */
 int deep_key_field(const deep_net *N, uint32_t key);
-/* Scores rows of a batch with a prediction workspace. */
+/* Makes the parameters predictions read from the current ones (after
+ * training or loading; not thread-safe against predictions in flight).
+ * DEEP_PREC_F16: every weight matrix is rounded to fp16 for batch and
+ * one-row scoring alike, so both read the same values: one row runs
+ * nn_gemv_f16 over half the bytes, a batch sgemm over their f32 copy. A
+ * matrix that does not fit fp16's range (|w| > 65504) makes the whole net
+ * score in f32. Returns LEAP_ENOMEM or LEAP_OK. */
+int deep_net_prepare_scoring(deep_net *N, int precision);
+/* Scores rows of a batch with a prediction workspace (the prepared
+ * parameters; the training ones when none were prepared). */
 void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float *p);
 
 /* Zeroed memory for the large tables (parameters, optimizer state): mapped
@@ -215,6 +242,19 @@ void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float 
  * n and size. */
 void *deep_table_alloc(size_t n, size_t size);
 void deep_table_free(void *p, size_t n, size_t size);
+
+/* pair_gate's progressive statistics, stats[2·DEEP_GATES]: for the candidates
+ * s_k = k / (DEEP_GATES − 1), stats[k] += w·ll(lin + s_k·rest) and
+ * stats[DEEP_GATES + k] += (w·ll(lin + s_k·rest) − w·ll(lin))², for one row
+ * scored before it was learned from. deep_gate_losses adds rows [0, n) of a
+ * forward (lin, inter). */
+void deep_gate_add(float *stats, double lin, double rest, float y, float w);
+void deep_gate_losses(const deep_ws *W, int n, const float *y, const float *w, float *stats);
+/* The gate the statistics choose: the candidate with the least summed loss among
+ * those that beat s = 0 by two standard errors of the summed row differences
+ * (Σd / sqrt(Σd²) ≤ −2); 0 when none does (the model is then LR), 1 when no
+ * row was seen. */
+float deep_gate_choose(const float *stats);
 
 /* ---- deep_fit.c ---- */
 int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err);

@@ -54,9 +54,9 @@ int deep_arch_preset(const char *name, const deep_opts *o, deep_arch *a, leap_er
     if ((rc = deep_parse_widths(o->bottom, "bottom", bottom, &nb, err))) return rc;
     int mlp = 0;
     if (!strcmp(name, "fm")) {
-        a->wide = a->fm = a->dense_embed = 1;
+        a->wide = a->fm = a->dense_embed = a->pair_gate = 1;
     } else if (!strcmp(name, "ffm")) {
-        a->wide = a->ffm = a->dense_embed = 1;
+        a->wide = a->ffm = a->dense_embed = a->pair_gate = 1;
     } else if (!strcmp(name, "wide_deep")) {
         a->wide = mlp = 1;
     } else if (!strcmp(name, "deepfm")) {
@@ -194,11 +194,12 @@ static int parse_doc(ap *P, deep_arch *a) {
         K_DROPOUT,
         K_LN,
         K_FIELDS,
+        K_GATE,
         K_N
     };
     static const char *const keys[] = {
-        "embedding_dim", "wide",  "fm",      "ffm",        "interaction", "cross", "mlp",
-        "bottom_mlp",    "dense", "dropout", "layer_norm", "fields",      NULL};
+        "embedding_dim", "wide",  "fm",      "ffm",        "interaction", "cross",     "mlp",
+        "bottom_mlp",    "dense", "dropout", "layer_norm", "fields",      "pair_gate", NULL};
     yaml_node_t *f[K_N + 1];
     int rc = amap(P, root, "architecture", keys, f);
     if (rc) return rc;
@@ -235,6 +236,7 @@ static int parse_doc(ap *P, deep_arch *a) {
             return aerr(P, f[K_DROPOUT], "dropout must be a number in [0, 0.95]");
     }
     if (f[K_LN] && (rc = abool(P, f[K_LN], "layer_norm", &a->layer_norm))) return rc;
+    if (f[K_GATE] && (rc = abool(P, f[K_GATE], "pair_gate", &a->pair_gate))) return rc;
     if (f[K_FIELDS]) {
         yaml_node_t *m = f[K_FIELDS];
         if (m->type != YAML_MAPPING_NODE)
@@ -340,6 +342,7 @@ int deep_arch_write(const deep_arch *a, leap_buf *out) {
     rc = rc ? rc
             : bprintf(out, "dense: %s\ndropout: %.17g\nlayer_norm: %s\n",
                       dense_names[a->dense_embed], a->dropout, a->layer_norm ? "true" : "false");
+    if (!rc && a->pair_gate) rc = bprintf(out, "pair_gate: true\n"); /* absent in older bundles */
     if (!rc && a->n_field_dims) {
         rc = bprintf(out, "fields:\n");
         for (int i = 0; !rc && i < a->n_field_dims; i++) {

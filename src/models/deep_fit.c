@@ -240,6 +240,10 @@ typedef struct fit {
     double gscale;
     leap_err xerr;         /* the exchange's error (thread 0) */
     float emb_lr;          /* this step's learning rate of the tables */
+    int progressive;       /* pair_gate: the first epoch, whose rows are scored before use */
+    int64_t prog_from;     /* ... from this step on (its second half: the model at the end is
+                              closer to late predictions than to early ones) */
+    int seq_wide;          /* pair_gate, FTRL, one process: first order row by row (ftrl_rows) */
     double g_rows, g_bats; /* training rows and batches of all ranks */
 } fit;
 
@@ -356,7 +360,10 @@ static void update_row(fit *X, const nn_opt *o, uint32_t key, int f, const float
     size_t local = key - e->offset, off = e->base + local * e->stride;
     float *p = X->N->emb + off;
     int n = e->stride;
-    if (d->ez && e->stride > e->dim) { /* first-order weight by FTRL, on the summed gradient */
+    if (d->ez && e->stride > e->dim && X->seq_wide) {
+        n = e->dim; /* first-order weight: ftrl_rows did it */
+    } else if (d->ez &&
+               e->stride > e->dim) { /* first-order weight by FTRL, on the summed gradient */
         const deep_opts *op = &d->o;
         float *zn = d->ez + 2 * (e->rbase + local);
         p[e->dim] = nn_ftrl_step(p[e->dim], g[e->dim], zn, zn + 1, (float)op->ftrl_alpha,
@@ -409,20 +416,38 @@ static void dense_chunk(const fit *X, int t, size_t *a, size_t *e) {
 
 static void exchange(fit *X); /* MPI, thread 0 */
 
-/* The optimizer over dense parameters [c0, c1) with gradient g; with FTRL
- * first-order weights the bias is FTRL's too (unregularized, as in LR). */
+/* The optimizer over dense parameters [c0, c1) with gradient g. Set apart:
+ * with FTRL first-order weights the bias is FTRL's too (unregularized, as in
+ * LR); pair_gate's gate is not trained and its progressive losses are sums
+ * (their "gradient" is this step's losses). */
 static void apply_dense(fit *X, const nn_opt *o, size_t c0, size_t c1, const float *g) {
     deep_model *d = X->d;
-    float *P = X->N->dense;
-    size_t b = X->N->off_bias;
-    if (d->ez && b >= c0 && b < c1) {
-        float *zn = d->ez + 2 * X->N->n_emb_rows;
-        P[b] = nn_ftrl_step(P[b], g[b], zn, zn + 1, (float)d->o.ftrl_alpha, (float)d->o.ftrl_beta,
-                            0.f, 0.f);
-        nn_opt_dense(o, P + c0, g + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, b - c0);
-        c0 = b + 1;
+    const deep_net *N = X->N;
+    float *P = N->dense;
+    size_t b = N->off_bias, s0 = b, s1 = b + 1; /* the special block [s0, s1) */
+    if (N->a.pair_gate) s1 = N->off_gate + 1 + 2 * DEEP_GATES;
+    if (!d->ez && !N->a.pair_gate) s1 = s0; /* nothing special */
+    size_t lo = s0 > c0 ? s0 : c0, hi = s1 < c1 ? s1 : c1;
+    if (lo >= hi) {
+        nn_opt_dense(o, P + c0, g + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, c1 - c0);
+        return;
     }
-    nn_opt_dense(o, P + c0, g + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, c1 - c0);
+    /* (the layout puts the gate right after the bias: deep_net.c) */
+    nn_opt_dense(o, P + c0, g + c0, d->ds1 + c0, d->ds2 ? d->ds2 + c0 : NULL, lo - c0);
+    for (size_t i = lo; i < hi; i++) {
+        if (i == b && X->seq_wide) {
+            /* ftrl_rows did it */
+        } else if (i == b && d->ez) {
+            float *zn = d->ez + 2 * N->n_emb_rows;
+            P[b] = nn_ftrl_step(P[b], g[b], zn, zn + 1, (float)d->o.ftrl_alpha,
+                                (float)d->o.ftrl_beta, 0.f, 0.f);
+        } else if (i == b) {
+            nn_opt_dense(o, P + b, g + b, d->ds1 + b, d->ds2 ? d->ds2 + b : NULL, 1);
+        } else if (i > N->off_gate) {
+            P[i] += g[i];
+        }
+    }
+    nn_opt_dense(o, P + hi, g + hi, d->ds1 + hi, d->ds2 ? d->ds2 + hi : NULL, c1 - hi);
 }
 
 /* g0[c0, c1) += the other threads' dense gradients, which are zeroed. */
@@ -454,7 +479,50 @@ static void accum_rows(fit *X, int t, size_t np) {
         float *g = ug + (size_t)X->eslot[k] * ms, v = B->val[k];
         for (int j = 0; j < f->dim; j++)
             g[j] += v * dx[j];
-        if (wide) g[f->dim] += v * X->ws[u].dz[lr];
+        if (wide) g[f->dim] += v * X->ws[u].dzw[lr];
+    }
+}
+
+/* pair_gate's first-order part exactly as `lr` trains it (lr.c): FTRL-Proximal
+ * row by row in batch order, each row's gradient σ(lin) − y at the weights its
+ * predecessors left, the bias unregularized. The mini-batch's rows are one
+ * sequence, so this runs on one thread, after the forward of the step (whose
+ * vectors' gradients used the weights before the step). On the first epoch it
+ * also adds the gate candidates' progressive losses, from these exact
+ * first-order logits and the forward's rest. */
+static void ftrl_rows(fit *X) {
+    deep_model *d = X->d;
+    const deep_net *N = X->N;
+    const deep_opts *o = &d->o;
+    const mbatch *B = &X->mb;
+    const float al = (float)o->ftrl_alpha, be = (float)o->ftrl_beta, l1 = (float)o->ftrl_l1,
+                l2 = (float)o->ftrl_l2;
+    float *P = N->dense, *zb = d->ez + 2 * N->n_emb_rows;
+    float *gl = X->ws[0].gd + N->off_gate + 1; /* summed over threads and added as a step's */
+    for (int r = 0; r < B->n; r++) {
+        float s = P[N->off_bias];
+        for (uint32_t k = B->row_ptr[r]; k < B->row_ptr[r + 1]; k++) {
+            const nn_emb_field *e = &N->ef[B->field[k]];
+            if (e->stride > e->dim)
+                s += B->val[k] *
+                     N->emb[e->base + (size_t)(B->idx[k] - e->offset) * e->stride + (size_t)e->dim];
+        }
+        float y = B->label[r], wt = B->weight[r];
+        float p = 1.f / (1.f + expf(-(s > 35.f ? 35.f : s < -35.f ? -35.f : s)));
+        float g = (p - y) * wt;
+        if (X->progressive && X->d->step >= X->prog_from) {
+            int u = r / X->bt, lr = r - u * X->bt;
+            deep_gate_add(gl, s, X->ws[u].inter[lr], y, wt);
+        }
+        P[N->off_bias] = nn_ftrl_step(P[N->off_bias], g, zb, zb + 1, al, be, 0.f, 0.f);
+        for (uint32_t k = B->row_ptr[r]; k < B->row_ptr[r + 1]; k++) {
+            const nn_emb_field *e = &N->ef[B->field[k]];
+            if (e->stride <= e->dim) continue;
+            size_t local = B->idx[k] - e->offset;
+            float *w = N->emb + e->base + local * e->stride + e->dim,
+                  *zn = d->ez + 2 * (e->rbase + local);
+            *w = nn_ftrl_step(*w, g * B->val[k], zn, zn + 1, al, be, l1, l2);
+        }
     }
 }
 
@@ -486,6 +554,8 @@ static void step_fn(void *ctx, int t) {
         deep_rows R = {B->row_ptr + a, B->idx, B->val, B->field, e - a};
         deep_ws *W = &X->ws[t];
         deep_forward(N, W, &R, 1, X->step_seed, X->row_base + (uint64_t)a);
+        if (N->a.pair_gate && X->progressive && !X->seq_wide && X->d->step >= X->prog_from)
+            deep_gate_losses(W, e - a, B->label + a, B->weight + a, W->gd + N->off_gate + 1);
         acc[0] += deep_backward(N, W, &R, B->label + a, B->weight + a, X->step_seed,
                                 X->row_base + (uint64_t)a);
         double ws = 0;
@@ -495,6 +565,10 @@ static void step_fn(void *ctx, int t) {
         acc[2] = ws;
     }
     team_sync(&X->tm);
+    if (X->seq_wide) { /* one sequence: thread 0, before anyone sums gradients */
+        if (t == 0) ftrl_rows(X);
+        team_sync(&X->tm);
+    }
     /* B: dense gradient chunk t summed over threads; my rows' gradients */
     size_t c0, c1;
     dense_chunk(X, t, &c0, &c1);
@@ -962,9 +1036,12 @@ int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
                      .eps = (float)o->eps,
                      .momentum = (float)o->momentum,
                      .wd = (float)o->weight_decay};
+    X.seq_wide = X.size == 1 && d->ez && N->a.pair_gate;
+    X.prog_from = per_epoch / 2;
     double secs = P.seconds;
     for (int ep = ep0; ep < io->epochs; ep++) {
         double t0 = leap_now();
+        X.progressive = ep == 0;
         size_t skip_seq = ep == ep0 ? (size_t)P.seq_row[2 * X.rank] : 0;
         size_t skip_row = ep == ep0 ? (size_t)P.seq_row[2 * X.rank + 1] : 0;
         if (ep != ep0) P.ep_loss = P.ep_w = 0;
@@ -1110,6 +1187,10 @@ int deep_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
 oom:
     rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
 out:
+    if (!rc && N->a.pair_gate) /* the candidate the progressive statistics choose */
+        N->dense[N->off_gate] = deep_gate_choose(N->dense + N->off_gate + 1);
+    if (!rc && deep_net_prepare_scoring(N, o->predict_precision))
+        rc = leap_err_set(err, LEAP_ENOMEM, "out of memory");
     fit_free(&X);
     free(best_dense);
     free(best_emb);

@@ -204,6 +204,16 @@ int deep_net_layout(deep_net *N, const deep_arch *a, const leap_featurizer *fz, 
                             a->cross_rank, N->D0);
     /* dense parameters */
     if ((rc = add_param(N, "bias", -1, 1, 1, DEEP_INIT_ZERO, 0, &N->off_bias, err))) return rc;
+    if (a->pair_gate) {
+        size_t off_loss;
+        if (!a->wide)
+            return leap_err_set(err, LEAP_EINVAL,
+                                "architecture: pair_gate needs the first-order part (wide)");
+        if ((rc = add_param(N, "gate", -1, 1, 1, DEEP_INIT_ONE, 0, &N->off_gate, err)) ||
+            (rc = add_param(N, "gate_stats", -1, 1, 2 * DEEP_GATES, DEEP_INIT_ZERO, 0, &off_loss,
+                            err)))
+            return rc;
+    }
     int hw = 0; /* width of what the output layer reads */
     if (a->interaction == DEEP_INTER_DOT) {
         int hb = N->n_dense_in > 0;
@@ -288,6 +298,8 @@ void deep_net_free(deep_net *N) {
     free(N->params);
     deep_table_free(N->dense, N->n_dense, sizeof *N->dense);
     deep_table_free(N->emb, N->n_emb, sizeof *N->emb);
+    free(N->infer);
+    free(N->infer_h);
     memset(N, 0, sizeof *N);
 }
 
@@ -373,6 +385,13 @@ static size_t ws_layout(deep_ws *W, const deep_net *N, int cap, int train, float
     TAKE(W->logit, c);
     TAKE(W->p, c);
     TAKE(W->dz, c);
+    if (a->pair_gate) {
+        TAKE(W->lin, c);
+        TAKE(W->inter, c);
+        TAKE(W->dzw, c);
+    } else {
+        W->dzw = W->dz;
+    }
     if (a->fm) {
         TAKE(W->fm_s, c * N->vec_dim);
         TAKE(W->fm_v, c);
@@ -449,13 +468,29 @@ static uint64_t drop_seed(uint64_t seed, int bottom, int layer) {
 }
 
 /* Linear → [layer norm] → ReLU → [dropout] per layer; returns the last output. */
-static const float *mlp_fwd(const deep_net *N, const deep_mlp *M, int bottom, int n, const float *x,
-                            int ldx, float **z, float **act, float **mu, float **rs, int train,
-                            uint64_t seed, uint64_t row0) {
-    const float *P = N->dense;
+/* The parameters a forward reads: training's, or the prepared scoring ones
+ * (Ph: their fp16 matrices, read by one-row products). */
+typedef struct fwd_params {
+    const float *P;
+    const uint16_t *Ph;
+} fwd_params;
+
+/* Y = X·W + b over n rows; one row with fp16 weights: nn_gemv_f16. */
+static void lin_fwd(const fwd_params *Q, int n, int in, int out, const float *x, int ldx,
+                    size_t offW, const float *b, float *y, int ldy) {
+    if (n == 1 && Q->Ph)
+        nn_gemv_f16(in, out, x, Q->Ph + offW, b, y);
+    else
+        nn_linear_fwd(n, in, out, x, ldx, Q->P + offW, b, y, ldy);
+}
+
+static const float *mlp_fwd(const deep_net *N, const fwd_params *Q, const deep_mlp *M, int bottom,
+                            int n, const float *x, int ldx, float **z, float **act, float **mu,
+                            float **rs, int train, uint64_t seed, uint64_t row0) {
+    const float *P = Q->P;
     for (int i = 0; i < M->n; i++) {
         int in = i ? M->w[i - 1] : M->in, w = M->w[i];
-        nn_linear_fwd(n, in, w, x, ldx, P + M->W[i], P + M->b[i], z[i], w);
+        lin_fwd(Q, n, in, w, x, ldx, M->W[i], P + M->b[i], z[i], w);
         if (N->a.layer_norm)
             nn_layernorm_fwd(n, w, z[i], w, P + M->g[i], P + M->be[i], act[i], w, mu[i], rs[i]);
         nn_relu_fwd(n, w, act[i], w);
@@ -468,17 +503,17 @@ static const float *mlp_fwd(const deep_net *N, const deep_mlp *M, int bottom, in
 }
 
 /* What the output layer reads (set by the forward for the backward). */
-static const float *tower_fwd(const deep_net *N, deep_ws *W, int n, int train, uint64_t seed,
-                              uint64_t row0, int *ldh) {
+static const float *tower_fwd(const deep_net *N, const fwd_params *Q, deep_ws *W, int n, int train,
+                              uint64_t seed, uint64_t row0, int *ldh) {
     const deep_arch *a = &N->a;
-    const float *P = N->dense;
+    const float *P = Q->P;
     int D0 = N->D0;
     if (a->interaction == DEEP_INTER_DOT) {
         int d = N->vec_dim, hb = N->bot.n > 0, nv = N->n_dotvec;
         const float *bo = NULL;
         if (hb)
-            bo = mlp_fwd(N, &N->bot, 1, n, W->x0 + N->emb_width, D0, W->bot_z, W->bot_a, W->bot_mu,
-                         W->bot_rs, train, seed, row0);
+            bo = mlp_fwd(N, Q, &N->bot, 1, n, W->x0 + N->emb_width, D0, W->bot_z, W->bot_a,
+                         W->bot_mu, W->bot_rs, train, seed, row0);
         for (int r = 0; r < n; r++) {
             float *t = W->dotT + (size_t)r * nv * d;
             if (hb) {
@@ -490,13 +525,18 @@ static const float *tower_fwd(const deep_net *N, deep_ws *W, int n, int train, u
         nn_dot_fwd(n, nv, d, W->dotT, nv * d, W->top + (hb ? d : 0), N->top_in);
         *ldh = a->n_mlp ? N->top.w[N->top.n - 1] : N->top_in;
         if (!a->n_mlp) return W->top;
-        return mlp_fwd(N, &N->top, 0, n, W->top, N->top_in, W->top_z, W->top_a, W->top_mu,
+        return mlp_fwd(N, Q, &N->top, 0, n, W->top, N->top_in, W->top_z, W->top_a, W->top_mu,
                        W->top_rs, train, seed, row0);
     }
     const float *xc = W->x0;
     for (int l = 0; l < a->cross_layers; l++) {
-        nn_cross_fwd(n, D0, a->cross_rank, W->x0, W->cx[l], D0, P + N->cW[l], P + N->cb[l],
-                     W->cu[l], W->ct[l], W->cx[l + 1]);
+        if (n == 1)
+            nn_cross_fwd_row(D0, a->cross_rank, W->x0, W->cx[l], P + N->cW[l],
+                             Q->Ph ? Q->Ph + N->cW[l] : NULL, P + N->cb[l], W->cu[l], W->ct[l],
+                             W->cx[l + 1]);
+        else
+            nn_cross_fwd(n, D0, a->cross_rank, W->x0, W->cx[l], D0, P + N->cW[l], P + N->cb[l],
+                         W->cu[l], W->ct[l], W->cx[l + 1]);
         xc = W->cx[l + 1];
     }
     if (!a->n_mlp) {
@@ -505,7 +545,7 @@ static const float *tower_fwd(const deep_net *N, deep_ws *W, int n, int train, u
     }
     int last = N->top.w[N->top.n - 1];
     if (a->cross_layers && a->cross_parallel) {
-        const float *h = mlp_fwd(N, &N->top, 0, n, W->x0, D0, W->top_z, W->top_a, W->top_mu,
+        const float *h = mlp_fwd(N, Q, &N->top, 0, n, W->x0, D0, W->top_z, W->top_a, W->top_mu,
                                  W->top_rs, train, seed, row0);
         int w[2] = {D0, last};
         const float *src[2] = {xc, h};
@@ -514,19 +554,23 @@ static const float *tower_fwd(const deep_net *N, deep_ws *W, int n, int train, u
         return W->top;
     }
     *ldh = last;
-    return mlp_fwd(N, &N->top, 0, n, xc, D0, W->top_z, W->top_a, W->top_mu, W->top_rs, train, seed,
-                   row0);
+    return mlp_fwd(N, Q, &N->top, 0, n, xc, D0, W->top_z, W->top_a, W->top_mu, W->top_rs, train,
+                   seed, row0);
 }
 
-void deep_forward(const deep_net *N, deep_ws *W, const deep_rows *R, int train, uint64_t seed,
-                  uint64_t row0) {
+static void forward(const deep_net *N, const fwd_params *Q, deep_ws *W, const deep_rows *R,
+                    int train, uint64_t seed, uint64_t row0) {
     const deep_arch *a = &N->a;
     int n = R->n, D0 = N->D0;
     nn_embed_fwd(&N->lay, N->emb, n, NULL, R->row_ptr, R->idx, R->val, R->field, W->x0, D0,
                  W->wide);
-    float bias = N->dense[N->off_bias];
+    float bias = Q->P[N->off_bias];
     for (int r = 0; r < n; r++)
         W->logit[r] = bias + (a->wide ? W->wide[r] : 0.f);
+    if (a->pair_gate) { /* the rest sums into logit from 0, then logit = lin + gate·rest */
+        memcpy(W->lin, W->logit, (size_t)n * sizeof *W->lin);
+        memset(W->logit, 0, (size_t)n * sizeof *W->logit);
+    }
     if (a->fm) {
         nn_fm_fwd(n, N->n_vec, N->vec_dim, W->x0, D0, W->fm_s, W->fm_v);
         for (int r = 0; r < n; r++)
@@ -539,11 +583,51 @@ void deep_forward(const deep_net *N, deep_ws *W, const deep_rows *R, int train, 
     }
     if (N->tower) {
         int ldh;
-        const float *h = tower_fwd(N, W, n, train, seed, row0, &ldh);
-        nn_linear_fwd(n, N->out_in, 1, h, ldh, N->dense + N->out_W, NULL, W->p, 1);
+        const float *h = tower_fwd(N, Q, W, n, train, seed, row0, &ldh);
+        lin_fwd(Q, n, N->out_in, 1, h, ldh, N->out_W, NULL, W->p, 1);
         for (int r = 0; r < n; r++)
             W->logit[r] += W->p[r];
     }
+    if (a->pair_gate) {
+        float g = Q->P[N->off_gate];
+        memcpy(W->inter, W->logit, (size_t)n * sizeof *W->inter);
+        for (int r = 0; r < n; r++)
+            W->logit[r] = W->lin[r] + g * W->inter[r];
+    }
+}
+
+static double ll_logit(double z, double y) { /* log(1 + e^z) − y·z, stable */
+    return (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y * z;
+}
+
+void deep_gate_add(float *stats, double lin, double rest, float y, float w) {
+    double l0 = w * ll_logit(lin, y);
+    for (int k = 0; k < DEEP_GATES; k++) {
+        double l = k ? w * ll_logit(lin + (double)k / (DEEP_GATES - 1) * rest, y) : l0;
+        stats[k] += (float)l;
+        stats[DEEP_GATES + k] += (float)((l - l0) * (l - l0));
+    }
+}
+
+void deep_gate_losses(const deep_ws *W, int n, const float *y, const float *w, float *stats) {
+    for (int r = 0; r < n; r++)
+        deep_gate_add(stats, W->lin[r], W->inter[r], y[r], w ? w[r] : 1.f);
+}
+
+float deep_gate_choose(const float *stats) {
+    if (stats[0] == 0.f) return 1.f;
+    int best = 0;
+    for (int k = 1; k < DEEP_GATES; k++) {
+        double d = (double)stats[k] - stats[0], v = stats[DEEP_GATES + k];
+        if (v > 0 && d / sqrt(v) <= -2.0 && stats[k] < stats[best]) best = k;
+    }
+    return (float)best / (DEEP_GATES - 1);
+}
+
+void deep_forward(const deep_net *N, deep_ws *W, const deep_rows *R, int train, uint64_t seed,
+                  uint64_t row0) {
+    fwd_params Q = {N->dense, NULL};
+    forward(N, &Q, W, R, train, seed, row0);
 }
 
 /* ---- backward ----------------------------------------------------------------------- */
@@ -584,9 +668,15 @@ double deep_backward(const deep_net *N, deep_ws *W, const deep_rows *R, const fl
     float *gd = W->gd;
     const float *P = N->dense;
     double loss = nn_logloss(n, W->logit, y, w, 1.f, W->p, W->dz);
+    if (a->pair_gate) { /* first order by its own loss; the rest through the gate */
+        nn_logloss(n, W->lin, y, w, 1.f, NULL, W->dzw);
+        float g = P[N->off_gate];
+        for (int r = 0; r < n; r++)
+            W->dz[r] *= g;
+    }
     float sb = 0.f;
     for (int r = 0; r < n; r++)
-        sb += W->dz[r];
+        sb += W->dzw[r];
     gd[N->off_bias] += sb;
     memset(W->dx0, 0, (size_t)n * D0 * sizeof *W->dx0);
     if (a->fm) nn_fm_bwd(n, N->n_vec, N->vec_dim, W->x0, D0, W->fm_s, W->dz, W->dx0, D0);
@@ -668,12 +758,46 @@ double deep_backward(const deep_net *N, deep_ws *W, const deep_rows *R, const fl
     return loss;
 }
 
+/* The parameters products read as a right-hand matrix ("mlp.W.0", "cross.V.1", "out.W"):
+ * the ones lin_fwd and nn_cross_fwd_row take from the fp16 copy. */
+static int is_product_matrix(const deep_param *q) {
+    const char *d = strchr(q->name, '.');
+    return d && (d[1] == 'W' || d[1] == 'V' || d[1] == 'U') && (d[2] == '.' || d[2] == 0);
+}
+
+int deep_net_prepare_scoring(deep_net *N, int precision) {
+    if (!N->infer) N->infer = malloc((N->n_dense ? N->n_dense : 1) * sizeof *N->infer);
+    if (!N->infer) return LEAP_ENOMEM;
+    memcpy(N->infer, N->dense, N->n_dense * sizeof *N->infer);
+    if (precision != DEEP_PREC_F16) {
+        free(N->infer_h);
+        N->infer_h = NULL;
+        return LEAP_OK;
+    }
+    if (!N->infer_h) N->infer_h = calloc(N->n_dense ? N->n_dense : 1, sizeof *N->infer_h);
+    if (!N->infer_h) return LEAP_ENOMEM;
+    size_t bad = 0;
+    for (size_t i = 0; i < N->n_params; i++) { /* the matrices: what products read */
+        const deep_param *q = &N->params[i];
+        if (is_product_matrix(q))
+            bad += nn_f16_round((size_t)q->rows * q->cols, N->dense + q->off, N->infer_h + q->off,
+                                N->infer + q->off);
+    }
+    if (bad) { /* out of fp16's range: score in f32 */
+        memcpy(N->infer, N->dense, N->n_dense * sizeof *N->infer);
+        free(N->infer_h);
+        N->infer_h = NULL;
+    }
+    return LEAP_OK;
+}
+
 void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float *p) {
+    fwd_params Q = {N->infer ? N->infer : N->dense, N->infer ? N->infer_h : NULL};
     for (int a = 0; a < R->n; a += W->cap) {
         deep_rows blk = *R;
         blk.row_ptr = R->row_ptr + a;
         blk.n = R->n - a < W->cap ? R->n - a : W->cap;
-        deep_forward(N, W, &blk, 0, 0, 0);
+        forward(N, &Q, W, &blk, 0, 0, 0);
         nn_sigmoid_fwd((size_t)blk.n, W->logit, p + a);
     }
 }

@@ -19,6 +19,7 @@
  *     FM second-order pooling              nn_fm_fwd / _bwd       (Rendle 2010)
  *     field-aware FM                       nn_ffm_fwd / _bwd      (Juan et al. 2016)
  *     DCN-v2 cross layer                   nn_cross_fwd / _bwd    (Wang et al. 2021)
+ *     one-row y = xᵀ·W + b, W in fp16      nn_gemv_f16            (scoring; half.c)
  *     pairwise dot interaction             nn_dot_fwd / _bwd      (DLRM, Naumov et al. 2019)
  *     weighted logistic loss               nn_logloss
  *     optimizers                           nn_opt_dense, nn_opt_row, nn_lr_at
@@ -156,6 +157,10 @@ void nn_ffm_bwd(int B, int F, int k, const float *E, int ld, const float *dout, 
  * with row stride ld; u is [B][D] contiguous, t is [B][rank]. */
 void nn_cross_fwd(int B, int D, int rank, const float *x0, const float *x, int ld, const float *W,
                   const float *b, float *u, float *t, float *xn);
+/* The same for one row (B = 1) with the weights also given in fp16 (Wh, the
+ * same layout as W; NULL = use W): the products read Wh (nn_gemv_f16). */
+void nn_cross_fwd_row(int D, int rank, const float *x0, const float *x, const float *W,
+                      const uint16_t *Wh, const float *b, float *u, float *t, float *xn);
 /* From dxn: dx = dxn + (dxn ⊙ x0)·Wᵀ (written), dx0 += dxn ⊙ u, dW, db +=.
  * g ([B][D]) and gt ([B][rank]) are scratch. dx may not alias dxn. */
 void nn_cross_bwd(int B, int D, int rank, const float *x0, const float *x, int ld, const float *W,
@@ -237,6 +242,30 @@ int nn_opt_row_states(nn_opt_kind k); /* per element: Adam 2, SGD 1, AdaGrad 0 (
  * linear or cosine decay to 0 at `total` steps. */
 typedef enum nn_decay { NN_DECAY_NONE, NN_DECAY_LINEAR, NN_DECAY_COSINE } nn_decay;
 float nn_lr_at(float lr, int64_t step, int64_t warmup, nn_decay decay, int64_t total);
+
+/* ---- 16-bit weights for one-row scoring (half.c) ------------------------------ */
+
+/* IEEE binary16 from a float, rounded to nearest even (beyond ±65504: ±inf;
+ * NaN stays NaN), and back (exact). */
+uint16_t nn_f16_from_f32(float x);
+float nn_f16_to_f32(uint16_t h);
+/* h[i] = fp16(src[i]) and r[i] = the value h[i] holds, as a float (r may be
+ * src). Returns how many values overflowed to ±inf or were not finite. */
+size_t nn_f16_round(size_t n, const float *src, uint16_t *h, float *r);
+
+/* y[out] = x[in]ᵀ · W[in][out] (+ b[out] when b is non-NULL) for ONE row, W in
+ * fp16, products and sums in f32. Rows of W whose x[i] is 0 are not read (a
+ * ReLU output is half zeros). Each y[j] sums its terms in input order, b
+ * last, so the kernels below differ only by fused multiply-adds. No
+ * allocation; O(nnz(x)·out). */
+void nn_gemv_f16(int in, int out, const float *x, const uint16_t *W, const float *b, float *y);
+enum { NN_HALF_PLAIN, NN_HALF_AVX2, NN_HALF_AVX512, NN_HALF_KERNEL_COUNT };
+/* The kernel nn_gemv_f16 runs on this CPU (picked once, by CPUID), its name. */
+int nn_half_kernel(void);
+const char *nn_half_kernel_name(int kernel);
+/* nn_gemv_f16 with a given kernel (tests, benchmarks); -1 when this CPU lacks it. */
+int nn_gemv_f16_with(int kernel, int in, int out, const float *x, const uint16_t *W, const float *b,
+                     float *y);
 
 /* ---- initialisation ---------------------------------------------------------- */
 

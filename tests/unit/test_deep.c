@@ -125,11 +125,21 @@ typedef struct gctx {
     deep_ws *W;
     deep_rows R;
     const leap_fbatch *b;
+    float lin0[8]; /* pair_gate: the first-order logits at the unperturbed point */
 } gctx;
 
+/* With pair_gate the backward's objective is Σ w·[ll(lin) + ll(sg(lin) + g·inter)]:
+ * the stop-gradient sg(lin) is the unperturbed lin0. */
 static double net_loss(void *v) {
     gctx *G = v;
     deep_forward(G->N, G->W, &G->R, 1, 77, 0);
+    if (G->N->a.pair_gate) {
+        float z[8], g = G->N->dense[G->N->off_gate];
+        for (int r = 0; r < G->R.n; r++)
+            z[r] = G->lin0[r] + g * G->W->inter[r];
+        return nn_logloss(G->R.n, G->W->lin, G->b->label, G->b->weight, 1.f, NULL, NULL) +
+               nn_logloss(G->R.n, z, G->b->label, G->b->weight, 1.f, NULL, NULL);
+    }
     return nn_logloss(G->R.n, G->W->logit, G->b->label, G->b->weight, 1.f, NULL, NULL);
 }
 
@@ -214,15 +224,21 @@ static int check_arch(const char *model, const char *yaml, int spec, const char 
     make_batch(&b, 6, spec, 1234);
     deep_ws W;
     deep_ws_init(&W, &N, 8, 1);
-    gctx G = {&N, &W, {b.row_ptr, b.idx, b.val, b.field, 6}, &b};
+    gctx G = {&N, &W, {b.row_ptr, b.idx, b.val, b.field, 6}, &b, {0}};
     net_loss(&G);
+    if (N.a.pair_gate) {
+        N.dense[N.off_gate] = 0.7f; /* a gate other than 1, so its scaling is checked */
+        net_loss(&G);
+        memcpy(G.lin0, W.lin, 6 * sizeof *W.lin);
+    }
     deep_backward(&N, &W, &G.R, b.label, b.weight, 77, 0);
     float *gd = malloc(N.n_dense * sizeof *gd), *dT = calloc(N.n_emb, sizeof *dT);
     memcpy(gd, W.gd, N.n_dense * sizeof *gd);
-    nn_embed_bwd_dense(&N.lay, 6, NULL, b.row_ptr, b.idx, b.val, b.field, W.dx0, N.D0, W.dz, dT);
+    nn_embed_bwd_dense(&N.lay, 6, NULL, b.row_ptr, b.idx, b.val, b.field, W.dx0, N.D0, W.dzw, dT);
     int bad = 0;
     for (size_t p = 0; p < N.n_params; p++) {
         const deep_param *P = &N.params[p];
+        if (!strncmp(P->name, "gate", 4)) continue; /* set by validation, not trained */
         char nm[64];
         snprintf(nm, sizeof nm, "%s:%s", model, P->name);
         bad += fd_net(nm, N.dense + P->off, gd + P->off, (size_t)P->rows * P->cols, &G, 40);
@@ -582,6 +598,57 @@ TEST(payload_round_trip_and_damage) {
     free_data(&F);
 }
 
+/* Scoring (predict_precision): with fp16 matrices, one row at a time
+ * (nn_gemv_f16) and a batch (sgemm over the same rounded values) read the
+ * same weights, so they differ only by f32 summation order: 1e-5 on p. The
+ * fp16 rounding itself moves a score by far less than 1e-3 on these small
+ * nets (relative 2^-11 per weight); f32 scoring equals the training forward
+ * bit for bit. */
+TEST(one_row_and_batch_scores_agree_fp16_and_f32) {
+    const char *models[] = {"deepfm", "dcn_v2", "dcn_v2", "dlrm"};
+    const char *extra[] = {"cross_rank=0", "cross_rank=0", "cross_rank=3", "cross_rank=0"};
+    for (int mi = 0; mi < 4; mi++) {
+        fake F;
+        make_data(&F, 2, 100, 1, 1);
+        const char *items[] = {"hidden=24,16",   "batch_size=50", "embedding_dim=4",
+                               "cross_layers=2", "lr=0.01",       extra[mi]};
+        leap_err err = {0};
+        int rc;
+        deep_model *m = train_model(models[mi], &F, items, 6, &err, &rc);
+        ASSERT_OK(rc);
+        ASSERT_TRUE(m->net.infer_h != NULL); /* fp16 is the default */
+        const leap_fbatch *b = &F.vb[0];
+        size_t n = b->n_rows;
+        float *pb = malloc(n * sizeof *pb), *p1 = malloc(n * sizeof *p1);
+        float *p32 = malloc(n * sizeof *p32), *pf = malloc(n * sizeof *pf);
+        m->base.ops->predict_batch(&m->base, b, pb);
+        for (size_t r = 0; r < n; r++) {
+            leap_fbatch one = *b;
+            one.n_rows = 1;
+            one.row_ptr = b->row_ptr + r;
+            m->base.ops->predict_batch(&m->base, &one, &p1[r]);
+            ASSERT_NEAR(p1[r], pb[r], 1e-5);
+        }
+        ASSERT_OK(deep_net_prepare_scoring(&m->net, DEEP_PREC_F32));
+        ASSERT_TRUE(m->net.infer_h == NULL);
+        m->base.ops->predict_batch(&m->base, b, p32);
+        deep_ws W;
+        ASSERT_OK(deep_ws_init(&W, &m->net, (int)n, 0));
+        deep_rows R = {b->row_ptr, b->idx, b->val, b->field, (int)n};
+        deep_forward(&m->net, &W, &R, 0, 0, 0);
+        nn_sigmoid_fwd(n, W.logit, pf);
+        ASSERT_TRUE(!memcmp(pf, p32, n * sizeof *pf));
+        double dmax = 0;
+        for (size_t r = 0; r < n; r++)
+            dmax = fmax(dmax, fabs((double)pb[r] - p32[r]));
+        ASSERT_TRUE(dmax < 1e-3);
+        deep_ws_free(&W);
+        free(pb), free(p1), free(p32), free(pf);
+        m->base.ops->destroy(&m->base);
+        free_data(&F);
+    }
+}
+
 TEST(model_options_and_errors) {
     const leap_model_ops *ops = leap_model_find("deep");
     ASSERT_TRUE(ops != NULL);
@@ -655,4 +722,80 @@ TEST(wide_only_ftrl_at_batch_one_is_lr_ftrl) {
     w->base.ops->destroy(&w->base);
     leap_featurizer_free(&fz);
     free_data(&F);
+}
+
+TEST(pair_gate_first_order_part_is_lr_ftrl_at_any_batch_size) {
+    /* fm and ffm (pair_gate): the first-order part learns row by row in
+     * batch order as lr.c does, whatever the batch size and thread count, so
+     * with the gate at 0 the model scores as LR's FTRL (1e-5: float sums in
+     * another order). The gate is one of the candidates and the progressive
+     * losses were summed (second half of the first epoch). */
+    const char *models[] = {"fm", "ffm"};
+    for (int mi = 0; mi < 2; mi++)
+        for (int threads = 1; threads <= 2; threads++) {
+            fake F;
+            make_data(&F, 3, 200, threads, 1);
+            for (size_t i = 0; i <= F.nb; i++) { /* distinct indices in a row (as above) */
+                leap_fbatch *b = i < F.nb ? &F.b[i] : &F.vb[0];
+                for (uint32_t k = 0; k < b->row_ptr[b->n_rows]; k++)
+                    b->idx[k] = b->field[k] * 64u + b->idx[k] % 64u;
+            }
+            const char *items[] = {"batch_size=32", "embedding_dim=4"};
+            leap_err err = {0};
+            int rc;
+            deep_model *m = train_model(models[mi], &F, items, 2, &err, &rc);
+            ASSERT_OK(rc);
+            deep_net *N = &m->net;
+            ASSERT_TRUE(N->a.pair_gate);
+            float g = N->dense[N->off_gate];
+            ASSERT_TRUE(g == 0.f || g == 0.25f || g == 0.5f || g == 0.75f || g == 1.f);
+            for (int k = 0; k < DEEP_GATES; k++)
+                ASSERT_TRUE(N->dense[N->off_gate + 1 + k] > 0.f);
+            N->dense[N->off_gate] = 0.f;
+            ASSERT_OK(deep_net_prepare_scoring(N, DEEP_PREC_F32));
+            const leap_model_ops *lops = leap_model_find("lr");
+            char lo[256];
+            leap_opts_defaults(lops->opts, lo);
+            leap_featurizer fz;
+            hashed_fz(&fz);
+            leap_model *lr = NULL;
+            ASSERT_OK(lops->create(lo, &fz, &lr, &err));
+            double sums[2] = {0, 0};
+            for (size_t i = 0; i < F.nb; i++)
+                lops->train_batch(lr, &F.b[i], 0, sums);
+            lops->refresh(lr);
+            float p1[200], p2[200];
+            lops->predict_batch(lr, &F.vb[0], p1);
+            m->base.ops->predict_batch(&m->base, &F.vb[0], p2);
+            for (int r = 0; r < 200; r++)
+                ASSERT_NEAR(p1[r], p2[r], 1e-5);
+            lops->destroy(lr);
+            m->base.ops->destroy(&m->base);
+            leap_featurizer_free(&fz);
+            free_data(&F);
+        }
+}
+
+TEST(pair_gate_choice_needs_two_standard_errors) {
+    float st[2 * DEEP_GATES] = {0};
+    ASSERT_NEAR(deep_gate_choose(st), 1.0, 0); /* no rows seen: the full model */
+    /* losses 100, 99, 98, 99.5, 101; Σd² small: 0.5 beats 0 by 2 / sqrt(0.25) = 4 s.e. */
+    float l[DEEP_GATES] = {100, 99, 98, 99.5f, 101};
+    for (int k = 0; k < DEEP_GATES; k++) {
+        st[k] = l[k];
+        st[DEEP_GATES + k] = k ? 0.25f : 0.f;
+    }
+    ASSERT_NEAR(deep_gate_choose(st), 0.5, 0);
+    st[DEEP_GATES + 2] = 4.f; /* 2 / sqrt(4) = 1 s.e.: not enough; 0.25 still beats 0 by 2 */
+    ASSERT_NEAR(deep_gate_choose(st), 0.25, 0);
+    st[DEEP_GATES + 1] = 1.f; /* 1 / 1 = 1 s.e.: nothing is clear, the model is LR */
+    ASSERT_NEAR(deep_gate_choose(st), 0.0, 0);
+    /* one row's statistics by hand: lin = 0, rest = 2, y = 1, w = 1 */
+    float one[2 * DEEP_GATES] = {0};
+    deep_gate_add(one, 0.0, 2.0, 1.f, 1.f);
+    for (int k = 0; k < DEEP_GATES; k++) {
+        double s = k / 4.0, lk = log1p(exp(-2.0 * s)), d = lk - log(2.0);
+        ASSERT_NEAR(one[k], lk, 1e-6);
+        ASSERT_NEAR(one[DEEP_GATES + k], d * d, 1e-6);
+    }
 }

@@ -601,3 +601,109 @@ TEST(lr_schedule_warmup_and_decay) {
     ASSERT_NEAR(nn_lr_at(1.f, 500, 4, NN_DECAY_LINEAR, 100), 0.0, 1e-7);
     ASSERT_TRUE(!strcmp(nn_opt_name(NN_OPT_ADAGRAD), "adagrad"));
 }
+
+/* ---- fp16 weights for one-row scoring ------------------------------------------ */
+
+TEST(f16_conversion_round_trips_and_rounds_to_nearest_even) {
+    /* every half → float → half is the identity (NaNs stay NaN) */
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = nn_f16_to_f32((uint16_t)h);
+        uint16_t back = nn_f16_from_f32(f);
+        if ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu))
+            ASSERT_TRUE(isnan(f) && (back & 0x7c00u) == 0x7c00u && (back & 0x3ffu));
+        else
+            ASSERT_EQ_INT(back, h);
+    }
+    /* by hand: 1, the largest half, overflow, the smallest subnormal, ties */
+    ASSERT_EQ_INT(nn_f16_from_f32(1.f), 0x3c00);
+    ASSERT_EQ_INT(nn_f16_from_f32(65504.f), 0x7bff);
+    ASSERT_EQ_INT(nn_f16_from_f32(65520.f), 0x7c00); /* the tie above 65504 rounds to inf */
+    ASSERT_EQ_INT(nn_f16_from_f32(-1e6f), 0xfc00);
+    ASSERT_EQ_INT(nn_f16_from_f32(0x1p-24f), 0x0001);
+    ASSERT_EQ_INT(nn_f16_from_f32(0x1p-25f), 0x0000);         /* tie to even: 0 */
+    ASSERT_EQ_INT(nn_f16_from_f32(0x1.8p-24f), 0x0002);       /* tie to even: 2 */
+    ASSERT_EQ_INT(nn_f16_from_f32(1.f + 0x1p-11f), 0x3c00);   /* tie to even: 1 */
+    ASSERT_EQ_INT(nn_f16_from_f32(1.f + 0x1.8p-10f), 0x3c02); /* tie to even: up */
+    ASSERT_EQ_INT(nn_f16_from_f32(0x1.ffcp-15f), 0x0400);     /* carries to the smallest normal */
+    /* random floats over the whole range: the nearest half, ties to even (a
+     * brute-force check against both neighbours, in double) */
+    for (int i = 0; i < 200000; i++) {
+        float f = ldexpf(frand(), (int)(frand() * 20.f) - 8);
+        uint16_t h = nn_f16_from_f32(f);
+        double e = fabs((double)f - nn_f16_to_f32(h));
+        for (int s = -1; s <= 1; s += 2) {
+            uint16_t o = (uint16_t)(h + s);
+            if ((o & 0x7c00u) == 0x7c00u || ((o ^ h) & 0x8000u)) continue;
+            double eo = fabs((double)f - nn_f16_to_f32(o));
+            ASSERT_TRUE(e < eo || (e == eo && !(h & 1)));
+        }
+    }
+    float src[3] = {0.5f, 1e5f, -0.1f}, r[3];
+    uint16_t hb[3];
+    ASSERT_EQ_INT(nn_f16_round(3, src, hb, r), 1); /* 1e5 overflows */
+    ASSERT_NEAR(r[2], -0.1, 1e-4);
+}
+
+/* Every kernel this CPU has against the product in double over the same
+ * fp16 weights: each term is exact in double, so the only error is the
+ * kernel's f32 accumulation, |err| ≤ in·2^-24·Σ|x·w| (with margin 4). */
+TEST(f16_gemv_kernels_match_a_double_reference) {
+    static const int sizes[][2] = {{1, 1},    {7, 3},   {16, 16},   {17, 33},   {64, 128},
+                                   {33, 130}, {300, 1}, {624, 400}, {400, 400}, {5, 250}};
+    int ran[NN_HALF_KERNEL_COUNT] = {0};
+    ASSERT_TRUE(nn_half_kernel() >= 0 && nn_half_kernel() < NN_HALF_KERNEL_COUNT);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int in = sizes[s][0], out = sizes[s][1];
+        float *W = malloc((size_t)in * out * sizeof *W), *x = malloc((size_t)in * sizeof *x);
+        float *b = malloc((size_t)out * sizeof *b), *y = malloc((size_t)out * sizeof *y);
+        uint16_t *Wh = malloc((size_t)in * out * sizeof *Wh);
+        fill(W, (size_t)in * out, 0.1f);
+        fill(b, (size_t)out, 0.5f);
+        for (int i = 0; i < in; i++) /* half the inputs zero, as after a ReLU */
+            x[i] = frand() > 0 ? frand() : 0.f;
+        ASSERT_EQ_INT(nn_f16_round((size_t)in * out, W, Wh, W), 0);
+        for (int k = 0; k < NN_HALF_KERNEL_COUNT; k++)
+            for (int withb = 0; withb < 2; withb++) {
+                if (nn_gemv_f16_with(k, in, out, x, Wh, withb ? b : NULL, y)) continue;
+                ran[k]++;
+                for (int j = 0; j < out; j++) {
+                    double ref = withb ? b[j] : 0, mag = fabs(ref);
+                    for (int i = 0; i < in; i++) {
+                        ref += (double)x[i] * W[(size_t)i * out + j];
+                        mag += fabs((double)x[i] * W[(size_t)i * out + j]);
+                    }
+                    ASSERT_NEAR(y[j], ref, 4.0 * (in + 1) * 0x1p-24 * mag + 1e-30);
+                }
+            }
+        /* the dispatched kernel is one of them */
+        nn_gemv_f16(in, out, x, Wh, b, y);
+        float *y2 = malloc((size_t)out * sizeof *y2);
+        ASSERT_EQ_INT(nn_gemv_f16_with(nn_half_kernel(), in, out, x, Wh, b, y2), 0);
+        ASSERT_TRUE(!memcmp(y, y2, (size_t)out * sizeof *y));
+        free(y2);
+        free(W), free(x), free(b), free(y), free(Wh);
+    }
+    ASSERT_TRUE(ran[NN_HALF_PLAIN] > 0);
+    fprintf(stderr, "  kernels run here: plain %d, avx2 %d, avx512 %d (dispatched: %s)\n",
+            ran[NN_HALF_PLAIN], ran[NN_HALF_AVX2], ran[NN_HALF_AVX512],
+            nn_half_kernel_name(nn_half_kernel()));
+}
+
+TEST(cross_layer_one_row_fp16_matches_f32_on_rounded_weights) {
+    for (int rank = 0; rank <= 3; rank += 3) {
+        int D = 37, nw = rank ? 2 * D * rank : D * D;
+        float W[2 * 37 * 37], b[37], x0[37], x[37], u1[37], u2[37], t1[37], t2[37], o1[37], o2[37];
+        uint16_t Wh[2 * 37 * 37];
+        fill(W, (size_t)nw, 0.3f);
+        fill(b, D, 0.2f);
+        fill(x0, D, 1.f);
+        fill(x, D, 1.f);
+        nn_f16_round((size_t)nw, W, Wh, W);
+        nn_cross_fwd(1, D, rank, x0, x, D, W, b, u1, t1, o1);
+        nn_cross_fwd_row(D, rank, x0, x, W, Wh, b, u2, t2, o2);
+        for (int j = 0; j < D; j++) /* same weights, f32 sums in other orders */
+            ASSERT_NEAR(o2[j], o1[j], 1e-5 * (1 + fabs(o1[j])));
+        nn_cross_fwd_row(D, rank, x0, x, W, NULL, b, u2, t2, o2); /* no fp16: the f32 layer */
+        ASSERT_TRUE(!memcmp(o1, o2, sizeof o1));
+    }
+}
