@@ -111,10 +111,10 @@ static void deep_destroy(leap_model *m) {
     free(d->slot_busy);
     free(d->ds1);
     free(d->ds2);
-    deep_table_free(d->es1, d->net.n_emb, sizeof(float));
-    deep_table_free(d->es2, d->net.n_emb, sizeof(float));
-    deep_table_free(d->er, 2 * d->net.n_emb_rows, sizeof(float));
-    deep_table_free(d->ez, 2 * (d->net.n_emb_rows + 1), sizeof(float));
+    leap_table_free(d->es1, d->net.n_emb, sizeof(float));
+    leap_table_free(d->es2, d->net.n_emb, sizeof(float));
+    leap_table_free(d->er, 2 * d->net.n_emb_rows, sizeof(float));
+    leap_table_free(d->ez, 2 * (d->net.n_emb_rows + 1), sizeof(float));
     deep_net_free(&d->net);
     free(d);
 }

@@ -235,13 +235,9 @@ int deep_net_prepare_scoring(deep_net *N, int precision);
  * parameters; the training ones when none were prepared). */
 void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float *p);
 
-/* Zeroed memory for the large tables (parameters, optimizer state): mapped
- * on demand (state rows a run never touches cost nothing) and advised as
- * transparent huge pages, since rows are read and updated at random and 4 KB
- * pages would cost a TLB miss per row. Freed by deep_table_free with the same
- * n and size. */
-void *deep_table_alloc(size_t n, size_t size);
-void deep_table_free(void *p, size_t n, size_t size);
+/* The large tables (parameters, optimizer state) come from leap_table_alloc
+ * (core.h): mapped on demand, so state rows a run never touches cost nothing,
+ * and advised as huge pages, since rows are read and updated at random. */
 
 /* pair_gate's progressive statistics, stats[2·DEEP_GATES]: for the candidates
  * s_k = k / (DEEP_GATES − 1), stats[k] += w·ll(lin + s_k·rest) and

@@ -908,12 +908,12 @@ int deep_alloc_state(deep_model *d, leap_err *err) {
         if (k == NN_OPT_ADAM) ok = ok && (d->ds2 = calloc(N->n_dense, sizeof *d->ds2));
         size_t ne = N->n_emb;
         if (k == NN_OPT_ADAM || k == NN_OPT_SGD)
-            ok = ok && (d->es1 = deep_table_alloc(ne, sizeof(float)));
-        if (k == NN_OPT_ADAM) ok = ok && (d->es2 = deep_table_alloc(ne, sizeof(float)));
+            ok = ok && (d->es1 = leap_table_alloc(ne, sizeof(float)));
+        if (k == NN_OPT_ADAM) ok = ok && (d->es2 = leap_table_alloc(ne, sizeof(float)));
         if (k == NN_OPT_ADAGRAD)
-            ok = ok && (d->er = deep_table_alloc(2 * N->n_emb_rows, sizeof(float)));
+            ok = ok && (d->er = leap_table_alloc(2 * N->n_emb_rows, sizeof(float)));
         if (d->o.wide_optimizer == 1 && N->a.wide)
-            ok = ok && (d->ez = deep_table_alloc(2 * (N->n_emb_rows + 1), sizeof(float)));
+            ok = ok && (d->ez = leap_table_alloc(2 * (N->n_emb_rows + 1), sizeof(float)));
     }
     if (!ok)
         return leap_err_set(err, LEAP_ENOMEM,

@@ -8,31 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-
-#define TABLE_MMAP_MIN ((size_t)2 << 20)
-
-void *deep_table_alloc(size_t n, size_t size) {
-    if (n == 0) n = 1;
-    if (size && n > SIZE_MAX / size) return NULL;
-    size_t bytes = n * size;
-    if (bytes < TABLE_MMAP_MIN) return calloc(n, size);
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
-#endif
-    return p;
-}
-
-void deep_table_free(void *p, size_t n, size_t size) {
-    if (!p) return;
-    if (n == 0) n = 1;
-    if (n * size < TABLE_MMAP_MIN)
-        free(p);
-    else
-        munmap(p, n * size);
-}
 
 /* ---- layout ---------------------------------------------------------------- */
 
@@ -277,8 +252,8 @@ int deep_net_layout(deep_net *N, const deep_arch *a, const leap_featurizer *fz, 
 }
 
 int deep_net_alloc(deep_net *N, leap_err *err) {
-    N->dense = deep_table_alloc(N->n_dense, sizeof *N->dense);
-    N->emb = deep_table_alloc(N->n_emb, sizeof *N->emb);
+    N->dense = leap_table_alloc(N->n_dense, sizeof *N->dense);
+    N->emb = leap_table_alloc(N->n_emb, sizeof *N->emb);
     if (!N->dense || !N->emb)
         return leap_err_set(err, LEAP_ENOMEM,
                             "out of memory for %zu embedding values (%.1f MB; lower hash_bits "
@@ -296,8 +271,8 @@ void deep_net_free(deep_net *N) {
     free(N->ef);
     free(N->row_field_lo);
     free(N->params);
-    deep_table_free(N->dense, N->n_dense, sizeof *N->dense);
-    deep_table_free(N->emb, N->n_emb, sizeof *N->emb);
+    leap_table_free(N->dense, N->n_dense, sizeof *N->dense);
+    leap_table_free(N->emb, N->n_emb, sizeof *N->emb);
     free(N->infer);
     free(N->infer_h);
     memset(N, 0, sizeof *N);
