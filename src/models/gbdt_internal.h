@@ -47,7 +47,8 @@ typedef struct gbdt_opts {
     int max_cat_to_onehot; /* features with at most this many categories: one-vs-rest */
     int min_data_per_group;
     double cat_smooth, cat_l2;
-    int objective; /* GB_LOGISTIC, GB_SQUARED */
+    int cat_rank_splits; /* 1 = categoricals also split on their code order (frequency rank) */
+    int objective;       /* GB_LOGISTIC, GB_SQUARED */
     int seed;
     int hist_parallel; /* GB_HIST_ROWS, GB_HIST_FEATURES */
 } gbdt_opts;
@@ -93,6 +94,9 @@ typedef struct gbdt_opts {
      "categorical split: smoothing of the gradient/hessian ratio; rarer categories go right"}, \
     {"cat_l2", LEAP_OPT_FLOAT, GB_OFF(B, cat_l2), 100, 0, 1e12, NULL,                           \
      "categorical split: extra L2 in its gain"},                                               \
+    {"cat_rank_splits", LEAP_OPT_INT, GB_OFF(B, cat_rank_splits), 1, 0, 1, NULL,               \
+     "categorical features also split as ordinals on their codes (a vocabulary's codes count " \
+     "down by frequency: a frequency split)"},                                                 \
     {"objective", LEAP_OPT_ENUM, GB_OFF(B, objective), 0, 0, 1, "logistic|squared",            \
      "loss: logistic (log-odds scores) or squared error"},                                     \
     {"seed", LEAP_OPT_INT, GB_OFF(B, seed), 1, 0, 2147483647, NULL,                            \

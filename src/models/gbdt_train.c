@@ -200,6 +200,25 @@ static void cat_sort(cat_key *k, cat_key *tmp, uint32_t n) {
 static void categorical_split(const gb_split_ctx *c, uint32_t f, const gb_bin *hb, int64_t G,
                               int64_t H, double n, double parent, double *best, gb_split *out) {
     const gbdt_opts *o = c->o;
+    if (o->cat_rank_splits && (int)c->feat[f].nbins > o->max_cat_to_onehot) {
+        /* codes 1..t (and missing when default_left) against the rest, as an
+         * ordinal split would take them, written as the category bitset */
+        gb_split r;
+        double rb = *best;
+        r.feat = -1;
+        ordinal_split(c, f, hb, G, H, parent, &rb, &r);
+        if (r.feat >= 0) {
+            *best = rb;
+            *out = r;
+            out->cat = 1;
+            memset(out->bits, 0, sizeof out->bits);
+            if (r.default_left) set_bit(out->bits, 0);
+            for (uint32_t b = 1; b <= r.thr; b++)
+                set_bit(out->bits, b);
+            out->thr = 0;
+            out->default_left = 0;
+        }
+    }
     const double l1 = o->lambda_l1, l2 = o->lambda_l2, mcw = o->min_child_weight;
     const uint32_t nb = c->feat[f].nbins;
     const double Hr = (double)H * c->inv_sh;

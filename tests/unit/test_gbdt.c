@@ -387,8 +387,10 @@ TEST(categorical_split_matches_exhaustive_partition) {
  * cat_l2 to the L2 of both children. The reference keeps every category's
  * rows as a set, sums in double straight from them, and scores each
  * candidate set from scratch; random histograms, several option settings
- * (every regulariser on and off). Rows have hessian 0.25, so the row count
- * the search estimates from the hessian (h * n / H) is exact. Tolerance: the
+ * (every regulariser on and off), each with and without cat_rank_splits
+ * (then the prefixes of the code order, missing left or right, are
+ * candidates too, as ordinal splits: plain L2, min_child_weight only). Rows have hessian 0.25, so
+ * the row count the search estimates from the hessian (h * n / H) is exact. Tolerance: the
  * histograms hold 2^-40 fixed point, gains agree to 1e-9 relative. */
 static double cat_ref_gain(const gbdt_opts *o, const double *gs, const double *hs, int nb,
                            const int *left, double G, double H, double l2) {
@@ -412,16 +414,18 @@ TEST(categorical_regularisers_match_reference) {
                              {10, 10, 100, 32, NB, 1},  {10, 10, 300, 32, NB, 1}};
     leap_rng r = {11};
     int checked = 0, split_found = 0;
-    for (size_t si = 0; si < sizeof set / sizeof set[0]; si++)
+    for (size_t si = 0; si < 2 * sizeof set / sizeof set[0]; si++)
         for (int trial = 0; trial < 40; trial++) {
             gbdt_opts o;
             opts(&o);
-            o.cat_smooth = set[si][0];
-            o.cat_l2 = set[si][1];
-            o.min_data_per_group = (int)set[si][2];
-            o.max_cat_threshold = (int)set[si][3];
-            o.max_cat_to_onehot = (int)set[si][4];
-            o.min_child_weight = set[si][5];
+            const double *st = set[si / 2];
+            o.cat_smooth = st[0];
+            o.cat_l2 = st[1];
+            o.min_data_per_group = (int)st[2];
+            o.max_cat_threshold = (int)st[3];
+            o.max_cat_to_onehot = (int)st[4];
+            o.min_child_weight = st[5];
+            o.cat_rank_splits = (int)(si & 1);
             int nb = 2 + (int)(leap_rng_next(&r) % (NB - 1));
             gb_feature feat[1] = {{0, 0, (uint32_t)nb, (uint32_t)nb, 1}};
             uint32_t hoff[2] = {0, (uint32_t)nb};
@@ -502,6 +506,20 @@ TEST(categorical_regularisers_match_reference) {
                         if (gain > best) best = gain;
                     }
                 }
+                for (int dl = 0; o.cat_rank_splits && dl <= 1; dl++) /* code order */
+                    for (int t = 1; t < nb; t++) {
+                        double hl = dl ? hs[0] : 0;
+                        for (int b = 0; b < nb; b++)
+                            left[b] = (b == 0 && dl) || (b >= 1 && b <= t);
+                        for (int b = 1; b <= t; b++)
+                            hl += hs[b];
+                        double hr = H - hl;
+                        if (!(hl >= o.min_child_weight && hl > 0 && hr >= o.min_child_weight &&
+                              hr > 0))
+                            continue;
+                        double gain = cat_ref_gain(&o, gs, hs, nb, left, G, H, o.lambda_l2);
+                        if (gain > best) best = gain;
+                    }
             }
             checked++;
             if (best <= 1e-12 || (o.min_split_gain > 1e-12 && best <= o.min_split_gain)) {
@@ -514,8 +532,16 @@ TEST(categorical_regularisers_match_reference) {
             ASSERT_NEAR(s.gain, best, 1e-9 * best);
             /* the split it returned: its own gain, and every rule it must obey */
             double nl = 0, nleft = 0;
+            int prefix = 1; /* left = codes 1..t, and missing or not */
             for (int b = 0; b < nb; b++) {
                 left[b] = (s.bits[b >> 5] >> (b & 31)) & 1;
+                if (b >= 2 && left[b] && !left[b - 1]) prefix = 0;
+                if (b == 1 && !left[1]) prefix = 0;
+            }
+            if (o.cat_rank_splits && nb > o.max_cat_to_onehot && prefix &&
+                fabs(cat_ref_gain(&o, gs, hs, nb, left, G, H, o.lambda_l2) - s.gain) <= 1e-9 * best)
+                continue; /* a split on the code order: plain L2, ordinal constraints */
+            for (int b = 0; b < nb; b++) {
                 if (!left[b]) continue;
                 nl += cnt[b];
                 nleft++;
@@ -530,7 +556,7 @@ TEST(categorical_regularisers_match_reference) {
             double l2 = nb > o.max_cat_to_onehot ? o.lambda_l2 + o.cat_l2 : o.lambda_l2;
             ASSERT_NEAR(cat_ref_gain(&o, gs, hs, nb, left, G, H, l2), s.gain, 1e-9 * best);
         }
-    ASSERT_TRUE(checked == 320);
+    ASSERT_TRUE(checked == 640);
     ASSERT_TRUE(split_found > 100); /* most trials do split: the check is not vacuous */
 }
 
