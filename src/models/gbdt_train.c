@@ -145,6 +145,9 @@ static void ordinal_split(const gb_split_ctx *c, uint32_t f, const gb_bin *hb, i
     for (int dl = 0; dl <= 1; dl++) { /* missing (bin 0) right, then left */
         int64_t lg = dl ? hb[0].g : 0, lh = dl ? hb[0].h : 0;
         for (uint32_t t = 1; t < nb; t++) {
+            /* an empty bin repeats the previous threshold's sums: its gain
+             * is not strictly greater, so skipping it changes nothing */
+            if ((hb[t].g | hb[t].h) == 0) continue;
             lg += hb[t].g;
             lh += hb[t].h;
             int64_t rg = G - lg, rh = H - lh;
@@ -409,6 +412,7 @@ typedef struct gb_train {
     uint32_t jfeat;
     int jident; /* the histogram's rows are 0..N-1 in order */
     gb_split *jsplit;
+    uint8_t jleft[GB_MAX_BIN + 1]; /* partition: 1 = the bin goes left under jsplit */
     uint32_t jbegin, jend;
     size_t jcount[GB_MAX_TASKS][2]; /* partition: left and right rows per task */
     double jd[GB_MAX_TASKS][4];     /* gradients: loss, weight, max |g|, max h per task */
@@ -732,18 +736,20 @@ static void part_job(void *ctx, int tid) {
     gb_train *S = ctx;
     size_t n = S->jend - S->jbegin, k, a, e;
     const uint8_t *col = S->Xc + (size_t)S->jfeat * S->N;
-    const gb_split *sp = S->jsplit;
+    const uint8_t *left = S->jleft;
+    const uint32_t *rows = S->rows;
     while (take_task(S, &k)) {
         chunk(n, S->n_tasks, k, &a, &e);
         a += S->jbegin;
         e += S->jbegin;
+        uint32_t *L = S->tmpL + a, *R = S->tmpR + a;
         size_t nl = 0, nr = 0;
-        for (size_t i = a; i < e; i++) {
-            uint32_t r = S->rows[i];
-            if (goes_left(sp, col[r]))
-                S->tmpL[a + nl++] = r;
-            else
-                S->tmpR[a + nr++] = r;
+        for (size_t i = a; i < e; i++) { /* branch-free: write both, advance one */
+            uint32_t r = rows[i], l = left[col[r]];
+            L[nl] = r;
+            R[nr] = r;
+            nl += l;
+            nr += l ^ 1;
         }
         S->jcount[k][0] = nl;
         S->jcount[k][1] = nr;
@@ -757,6 +763,8 @@ static uint32_t partition(gb_train *S, uint32_t begin, uint32_t end, const gb_sp
     S->jend = end;
     S->jfeat = (uint32_t)sp->feat;
     S->jsplit = (gb_split *)sp;
+    for (uint32_t b = 0; b <= GB_MAX_BIN; b++)
+        S->jleft[b] = (uint8_t)goes_left(sp, b);
     size_t n = end - begin, P = row_tasks(n);
     if (n < 8192) {
         S->n_tasks = 1;
