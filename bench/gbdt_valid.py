@@ -28,9 +28,20 @@ from gbdt_compare import spec  # noqa: E402
 BENCH = ["--set", "trees=300", "--set", "max_depth=6", "--set", "learning_rate=0.1",
          "--set", "max_bin=255"]
 
-# (label, arguments): the runs that chose the defaults are listed in docs/PERFORMANCE.md.
+# (label, arguments): the runs that chose the defaults (lambda_l2 300,
+# cat_rank_splits 1), listed in docs/PERFORMANCE.md.
 CANDIDATES = [
-    ("defaults", []),
+    ("previous defaults (l2 1, no rank splits)", ["--set", "lambda_l2=1", "--set",
+                                                  "cat_rank_splits=0"]),
+    ("cat_smooth 10, cat_l2 10 (LightGBM's)", ["--set", "lambda_l2=1", "--set",
+                                               "cat_rank_splits=0", "--set", "cat_smooth=10",
+                                               "--set", "cat_l2=10"]),
+    ("rank splits, l2 1", ["--set", "lambda_l2=1"]),
+    ("rank splits, l2 10", ["--set", "lambda_l2=10"]),
+    ("rank splits, l2 100", ["--set", "lambda_l2=100"]),
+    ("no rank splits, l2 300", ["--set", "cat_rank_splits=0"]),
+    ("defaults (rank splits, l2 300)", []),
+    ("rank splits, l2 1000", ["--set", "lambda_l2=1000"]),
 ]
 
 

@@ -54,10 +54,12 @@ typedef struct gbdt_opts {
 } gbdt_opts;
 
 /* The option definitions of gbdt, for an options struct holding a
- * gbdt_opts at offset B (gbdt's own table and gbdt_lr's share them). */
+ * gbdt_opts at offset B (gbdt's own table and gbdt_lr's share them), with
+ * the defaults of lambda_l2 and cat_rank_splits given (each model's own,
+ * chosen on validation splits: docs/PERFORMANCE.md). */
 /* clang-format off */
 #define GB_OFF(B, f) ((B) + offsetof(gbdt_opts, f))
-#define GBDT_OPT_DEFS(B)                                                                       \
+#define GBDT_OPT_DEFS(B, L2, RANK)                                                             \
     {"trees", LEAP_OPT_INT, GB_OFF(B, trees), 100, 1, 100000, NULL,                            \
      "boosting rounds (trees), at most"},                                                      \
     {"learning_rate", LEAP_OPT_FLOAT, GB_OFF(B, learning_rate), 0.1, 1e-6, 1, NULL,            \
@@ -70,7 +72,7 @@ typedef struct gbdt_opts {
      "value bins per feature (wider ordinals are coarsened, rarer categories folded)"},        \
     {"min_child_weight", LEAP_OPT_FLOAT, GB_OFF(B, min_child_weight), 1, 0, 1e12, NULL,        \
      "least hessian sum of a child"},                                                          \
-    {"lambda_l2", LEAP_OPT_FLOAT, GB_OFF(B, lambda_l2), 1, 0, 1e12, NULL,                      \
+    {"lambda_l2", LEAP_OPT_FLOAT, GB_OFF(B, lambda_l2), L2, 0, 1e12, NULL,                     \
      "L2 penalty on leaf weights"},                                                            \
     {"lambda_l1", LEAP_OPT_FLOAT, GB_OFF(B, lambda_l1), 0, 0, 1e12, NULL,                      \
      "L1 penalty on leaf weights"},                                                            \
@@ -94,7 +96,7 @@ typedef struct gbdt_opts {
      "categorical split: smoothing of the gradient/hessian ratio; rarer categories go right"}, \
     {"cat_l2", LEAP_OPT_FLOAT, GB_OFF(B, cat_l2), 100, 0, 1e12, NULL,                           \
      "categorical split: extra L2 in its gain"},                                               \
-    {"cat_rank_splits", LEAP_OPT_INT, GB_OFF(B, cat_rank_splits), 1, 0, 1, NULL,               \
+    {"cat_rank_splits", LEAP_OPT_INT, GB_OFF(B, cat_rank_splits), RANK, 0, 1, NULL,            \
      "categorical features also split as ordinals on their codes (a vocabulary's codes count " \
      "down by frequency: a frequency split)"},                                                 \
     {"objective", LEAP_OPT_ENUM, GB_OFF(B, objective), 0, 0, 1, "logistic|squared",            \
