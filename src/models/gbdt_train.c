@@ -45,20 +45,13 @@ typedef int64_t v2i64 __attribute__((vector_size(16), may_alias));
 
 typedef void (*gb_job)(void *ctx, int tid);
 
-/* Workers spin a short while on the generation counter before sleeping on
- * the condition variable (and the caller on the pending count before
- * waiting): a tree runs several parallel phases per node, and a futex wake
- * per phase cost ~10% of a training profile. */
-#define GB_SPIN 2000
-
 typedef struct gb_pool {
     int T;
     pthread_t *tids;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    atomic_uint_fast64_t gen;
-    atomic_int pending;
-    int quit, started;
+    uint64_t gen;
+    int pending, quit, started;
     gb_job fn;
     void *ctx;
 } gb_pool;
@@ -68,36 +61,26 @@ typedef struct gb_worker {
     int tid;
 } gb_worker;
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 static void *pool_main(void *arg) {
     gb_worker *w = arg;
     gb_pool *p = w->p;
     uint64_t seen = 0;
     for (;;) {
-        for (int i = 0; i < GB_SPIN && atomic_load(&p->gen) == seen; i++)
-            cpu_relax();
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->gen) == seen && !p->quit)
+        while (p->gen == seen && !p->quit)
             pthread_cond_wait(&p->go, &p->mu);
         if (p->quit) {
             pthread_mutex_unlock(&p->mu);
             return NULL;
         }
-        seen = atomic_load(&p->gen);
+        seen = p->gen;
         gb_job fn = p->fn;
         void *ctx = p->ctx;
         pthread_mutex_unlock(&p->mu);
         fn(ctx, w->tid);
-        if (atomic_fetch_sub(&p->pending, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
     }
 }
 
@@ -109,19 +92,15 @@ static void pool_run(gb_pool *p, gb_job fn, void *ctx) {
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
-    atomic_store(&p->pending, p->started);
-    atomic_fetch_add(&p->gen, 1);
+    p->pending = p->started;
+    p->gen++;
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0);
-    for (int i = 0; i < GB_SPIN && atomic_load(&p->pending) > 0; i++)
-        cpu_relax();
-    if (atomic_load(&p->pending) > 0) {
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->pending) > 0)
-            pthread_cond_wait(&p->done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-    }
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* Starts T-1 workers (thread 0 is the caller). With fewer started, p->T is
