@@ -31,6 +31,8 @@ CANDIDATES = [
                                                "--set", "lr_epochs=1", "--set", "lr_leaf_value=1"]),
     ("LR alone (1 stump), lr spec", ["topk=1000000", "logbucket", "--set", "trees=1",
                                      "--set", "max_depth=1"]),
+    ("previous defaults (trees: lambda_l2 1, no rank splits), lr spec",
+     ["topk=1000000", "logbucket", "--set", "lambda_l2=1", "--set", "cat_rank_splits=0"]),
     ("defaults, lr spec", ["topk=1000000", "logbucket"]),
 ]
 

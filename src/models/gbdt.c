@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const leap_opt_def gbdt_defs[] = {GBDT_OPT_DEFS(0)};
+static const leap_opt_def gbdt_defs[] = {GBDT_OPT_DEFS(0, 300, 1)};
 const leap_opt_table leap__gbdt_opt_table = {"model gbdt", gbdt_defs,
                                              sizeof gbdt_defs / sizeof gbdt_defs[0]};
 

@@ -47,16 +47,19 @@ typedef struct gbdt_opts {
     int max_cat_to_onehot; /* features with at most this many categories: one-vs-rest */
     int min_data_per_group;
     double cat_smooth, cat_l2;
-    int objective; /* GB_LOGISTIC, GB_SQUARED */
+    int cat_rank_splits; /* 1 = categoricals also split on their code order (frequency rank) */
+    int objective;       /* GB_LOGISTIC, GB_SQUARED */
     int seed;
     int hist_parallel; /* GB_HIST_ROWS, GB_HIST_FEATURES */
 } gbdt_opts;
 
 /* The option definitions of gbdt, for an options struct holding a
- * gbdt_opts at offset B (gbdt's own table and gbdt_lr's share them). */
+ * gbdt_opts at offset B (gbdt's own table and gbdt_lr's share them), with
+ * the defaults of lambda_l2 and cat_rank_splits given (each model's own,
+ * chosen on validation splits: docs/PERFORMANCE.md; today both 300 and 1). */
 /* clang-format off */
 #define GB_OFF(B, f) ((B) + offsetof(gbdt_opts, f))
-#define GBDT_OPT_DEFS(B)                                                                       \
+#define GBDT_OPT_DEFS(B, L2, RANK)                                                             \
     {"trees", LEAP_OPT_INT, GB_OFF(B, trees), 100, 1, 100000, NULL,                            \
      "boosting rounds (trees), at most"},                                                      \
     {"learning_rate", LEAP_OPT_FLOAT, GB_OFF(B, learning_rate), 0.1, 1e-6, 1, NULL,            \
@@ -69,7 +72,7 @@ typedef struct gbdt_opts {
      "value bins per feature (wider ordinals are coarsened, rarer categories folded)"},        \
     {"min_child_weight", LEAP_OPT_FLOAT, GB_OFF(B, min_child_weight), 1, 0, 1e12, NULL,        \
      "least hessian sum of a child"},                                                          \
-    {"lambda_l2", LEAP_OPT_FLOAT, GB_OFF(B, lambda_l2), 1, 0, 1e12, NULL,                      \
+    {"lambda_l2", LEAP_OPT_FLOAT, GB_OFF(B, lambda_l2), L2, 0, 1e12, NULL,                     \
      "L2 penalty on leaf weights"},                                                            \
     {"lambda_l1", LEAP_OPT_FLOAT, GB_OFF(B, lambda_l1), 0, 0, 1e12, NULL,                      \
      "L1 penalty on leaf weights"},                                                            \
@@ -93,6 +96,9 @@ typedef struct gbdt_opts {
      "categorical split: smoothing of the gradient/hessian ratio; rarer categories go right"}, \
     {"cat_l2", LEAP_OPT_FLOAT, GB_OFF(B, cat_l2), 100, 0, 1e12, NULL,                           \
      "categorical split: extra L2 in its gain"},                                               \
+    {"cat_rank_splits", LEAP_OPT_INT, GB_OFF(B, cat_rank_splits), RANK, 0, 1, NULL,            \
+     "categorical features also split as ordinals on their codes (a vocabulary's codes count " \
+     "down by frequency: a frequency split)"},                                                 \
     {"objective", LEAP_OPT_ENUM, GB_OFF(B, objective), 0, 0, 1, "logistic|squared",            \
      "loss: logistic (log-odds scores) or squared error"},                                     \
     {"seed", LEAP_OPT_INT, GB_OFF(B, seed), 1, 0, 2147483647, NULL,                            \

@@ -37,7 +37,7 @@ typedef struct gblr_opts {
 } gblr_opts;
 
 static const leap_opt_def gblr_defs[] = {
-    GBDT_OPT_DEFS(offsetof(gblr_opts, gb)),
+    GBDT_OPT_DEFS(offsetof(gblr_opts, gb), 300, 1),
     {"lr_alpha", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_alpha), 0.05, 1e-6, 100, NULL,
      "FTRL learning-rate scale of the LR"},
     {"lr_beta", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_beta), 1.0, 0, 1e6, NULL,

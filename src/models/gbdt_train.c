@@ -37,8 +37,9 @@
 
 typedef int64_t v2i64 __attribute__((vector_size(16), may_alias));
 
-#define GB_MAX_TASKS 64 /* tasks of a parallel phase, at most */
-#define GB_GROUP     8  /* features whose histograms are built in one pass over the rows, at most */
+#define GB_MAX_TASKS    64 /* tasks of a parallel phase, at most */
+#define GB_SEARCH_TASKS 4  /* split search: feature ranges per node */
+#define GB_GROUP        8 /* features whose histograms are built in one pass over the rows, at most */
 
 /* ---- thread pool ------------------------------------------------------------ */
 
@@ -145,6 +146,9 @@ static void ordinal_split(const gb_split_ctx *c, uint32_t f, const gb_bin *hb, i
     for (int dl = 0; dl <= 1; dl++) { /* missing (bin 0) right, then left */
         int64_t lg = dl ? hb[0].g : 0, lh = dl ? hb[0].h : 0;
         for (uint32_t t = 1; t < nb; t++) {
+            /* an empty bin repeats the previous threshold's sums: its gain
+             * is not strictly greater, so skipping it changes nothing */
+            if ((hb[t].g | hb[t].h) == 0) continue;
             lg += hb[t].g;
             lh += hb[t].h;
             int64_t rg = G - lg, rh = H - lh;
@@ -200,6 +204,25 @@ static void cat_sort(cat_key *k, cat_key *tmp, uint32_t n) {
 static void categorical_split(const gb_split_ctx *c, uint32_t f, const gb_bin *hb, int64_t G,
                               int64_t H, double n, double parent, double *best, gb_split *out) {
     const gbdt_opts *o = c->o;
+    if (o->cat_rank_splits && (int)c->feat[f].nbins > o->max_cat_to_onehot) {
+        /* codes 1..t (and missing when default_left) against the rest, as an
+         * ordinal split would take them, written as the category bitset */
+        gb_split r;
+        double rb = *best;
+        r.feat = -1;
+        ordinal_split(c, f, hb, G, H, parent, &rb, &r);
+        if (r.feat >= 0) {
+            *best = rb;
+            *out = r;
+            out->cat = 1;
+            memset(out->bits, 0, sizeof out->bits);
+            if (r.default_left) set_bit(out->bits, 0);
+            for (uint32_t b = 1; b <= r.thr; b++)
+                set_bit(out->bits, b);
+            out->thr = 0;
+            out->default_left = 0;
+        }
+    }
     const double l1 = o->lambda_l1, l2 = o->lambda_l2, mcw = o->min_child_weight;
     const uint32_t nb = c->feat[f].nbins;
     const double Hr = (double)H * c->inv_sh;
@@ -279,15 +302,16 @@ static void categorical_split(const gb_split_ctx *c, uint32_t f, const gb_bin *h
     }
 }
 
-void leap__gbdt_best_split(const gb_split_ctx *c, const gb_bin *hist, int64_t G, int64_t H,
-                           double n, gb_split *out) {
+/* The best split over features [f0, f1); the first of equal gains. */
+static void best_split_range(const gb_split_ctx *c, const gb_bin *hist, int64_t G, int64_t H,
+                             double n, uint32_t f0, uint32_t f1, gb_split *out) {
     const gbdt_opts *o = c->o;
     memset(out, 0, sizeof *out);
     out->feat = -1;
     double g = (double)G * c->inv_sg, h = (double)H * c->inv_sh;
     double parent = gb_score(g, h, o->lambda_l1, o->lambda_l2);
     double best = o->min_split_gain > 1e-12 ? o->min_split_gain : 1e-12;
-    for (uint32_t f = 0; f < c->F; f++) {
+    for (uint32_t f = f0; f < f1; f++) {
         if (c->fmask && !c->fmask[f]) continue;
         if (c->feat[f].nbins < 2) continue;
         const gb_bin *hb = hist + c->hoff[f];
@@ -296,6 +320,11 @@ void leap__gbdt_best_split(const gb_split_ctx *c, const gb_bin *hist, int64_t G,
         else
             ordinal_split(c, f, hb, G, H, parent, &best, out);
     }
+}
+
+void leap__gbdt_best_split(const gb_split_ctx *c, const gb_bin *hist, int64_t G, int64_t H,
+                           double n, gb_split *out) {
+    best_split_range(c, hist, G, H, n, 0, c->F, out);
 }
 
 /* ---- histograms ------------------------------------------------------------------ */
@@ -390,6 +419,9 @@ typedef struct gb_train {
     uint32_t jfeat;
     int jident; /* the histogram's rows are 0..N-1 in order */
     gb_split *jsplit;
+    uint8_t jleft[GB_MAX_BIN + 1];   /* partition: 1 = the bin goes left under jsplit */
+    const gb_leaf *jleaf;            /* split search: the node */
+    gb_split jbest[GB_SEARCH_TASKS]; /* split search: best per task */
     uint32_t jbegin, jend;
     size_t jcount[GB_MAX_TASKS][2]; /* partition: left and right rows per task */
     double jd[GB_MAX_TASKS][4];     /* gradients: loss, weight, max |g|, max h per task */
@@ -713,18 +745,20 @@ static void part_job(void *ctx, int tid) {
     gb_train *S = ctx;
     size_t n = S->jend - S->jbegin, k, a, e;
     const uint8_t *col = S->Xc + (size_t)S->jfeat * S->N;
-    const gb_split *sp = S->jsplit;
+    const uint8_t *left = S->jleft;
+    const uint32_t *rows = S->rows;
     while (take_task(S, &k)) {
         chunk(n, S->n_tasks, k, &a, &e);
         a += S->jbegin;
         e += S->jbegin;
+        uint32_t *L = S->tmpL + a, *R = S->tmpR + a;
         size_t nl = 0, nr = 0;
-        for (size_t i = a; i < e; i++) {
-            uint32_t r = S->rows[i];
-            if (goes_left(sp, col[r]))
-                S->tmpL[a + nl++] = r;
-            else
-                S->tmpR[a + nr++] = r;
+        for (size_t i = a; i < e; i++) { /* branch-free: write both, advance one */
+            uint32_t r = rows[i], l = left[col[r]];
+            L[nl] = r;
+            R[nr] = r;
+            nl += l;
+            nr += l ^ 1;
         }
         S->jcount[k][0] = nl;
         S->jcount[k][1] = nr;
@@ -738,6 +772,8 @@ static uint32_t partition(gb_train *S, uint32_t begin, uint32_t end, const gb_sp
     S->jend = end;
     S->jfeat = (uint32_t)sp->feat;
     S->jsplit = (gb_split *)sp;
+    for (uint32_t b = 0; b <= GB_MAX_BIN; b++)
+        S->jleft[b] = (uint8_t)goes_left(sp, b);
     size_t n = end - begin, P = row_tasks(n);
     if (n < 8192) {
         S->n_tasks = 1;
@@ -780,9 +816,33 @@ static int can_split(const gb_train *S, const gb_leaf *L) {
     return (double)L->H / S->sh >= 2 * o->min_child_weight;
 }
 
-static void search(gb_train *S, gb_leaf *L) {
+/* Split search over a range of features per task; the tasks' bests are
+ * merged in feature order keeping the first of equal gains, which is the
+ * choice of one pass over all features. */
+static void search_job(void *ctx, int tid) {
+    gb_train *S = ctx;
+    const gb_leaf *L = S->jleaf;
     gb_split_ctx c = {S->o, S->g->feat, S->F, S->hoff, S->fmask, 1.0 / S->sg, 1.0 / S->sh};
-    leap__gbdt_best_split(&c, slot_hist(S, L->slot), L->G, L->H, L->n, &L->best);
+    size_t k, a, e;
+    while (take_task(S, &k)) {
+        chunk(S->F, S->n_tasks, k, &a, &e);
+        best_split_range(&c, slot_hist(S, L->slot), L->G, L->H, L->n, (uint32_t)a, (uint32_t)e,
+                         &S->jbest[k]);
+    }
+}
+
+static void search(gb_train *S, gb_leaf *L) {
+    if (S->T > 1 && S->F >= 8) {
+        S->jleaf = L;
+        run_tasks(S, search_job, GB_SEARCH_TASKS);
+        L->best = S->jbest[0];
+        for (size_t k = 1; k < GB_SEARCH_TASKS; k++)
+            if (S->jbest[k].feat >= 0 && (L->best.feat < 0 || S->jbest[k].gain > L->best.gain))
+                L->best = S->jbest[k];
+    } else {
+        gb_split_ctx c = {S->o, S->g->feat, S->F, S->hoff, S->fmask, 1.0 / S->sg, 1.0 / S->sh};
+        leap__gbdt_best_split(&c, slot_hist(S, L->slot), L->G, L->H, L->n, &L->best);
+    }
     L->open = L->best.feat >= 0;
 }
 

@@ -374,6 +374,192 @@ TEST(categorical_split_matches_exhaustive_partition) {
     ASSERT_TRUE(got == high || got == (~high & ((1u << NB) - 1)));
 }
 
+/* The regularised categorical rule against a reference written out from its
+ * definition (docs/ARCHITECTURE.md, LightGBM's FindBestThresholdCategorical):
+ * features with at most max_cat_to_onehot bins try each category alone
+ * against the rest (both sides >= min_data_per_group rows, plain L2);
+ * otherwise only categories with >= cat_smooth rows are ordered, by
+ * g / (h + cat_smooth) (ties in bin order), and the candidate left sides are
+ * the prefixes of that order read from either end, at most
+ * max_cat_threshold long (and at most half the ordered categories, rounded
+ * up), each at least min_data_per_group rows beyond the last candidate
+ * tried, with >= min_data_per_group rows left on the right; their gain adds
+ * cat_l2 to the L2 of both children. The reference keeps every category's
+ * rows as a set, sums in double straight from them, and scores each
+ * candidate set from scratch; random histograms, several option settings
+ * (every regulariser on and off), each with and without cat_rank_splits
+ * (then the prefixes of the code order, missing left or right, are
+ * candidates too, as ordinal splits: plain L2, min_child_weight only). Rows have hessian 0.25, so
+ * the row count the search estimates from the hessian (h * n / H) is exact. Tolerance: the
+ * histograms hold 2^-40 fixed point, gains agree to 1e-9 relative. */
+static double cat_ref_gain(const gbdt_opts *o, const double *gs, const double *hs, int nb,
+                           const int *left, double G, double H, double l2) {
+    double lg = 0, lh = 0;
+    for (int b = 0; b < nb; b++)
+        if (left[b]) {
+            lg += gs[b];
+            lh += hs[b];
+        }
+    return gb_score(lg, lh, o->lambda_l1, l2) + gb_score(G - lg, H - lh, o->lambda_l1, l2) -
+           gb_score(G, H, o->lambda_l1, o->lambda_l2);
+}
+
+TEST(categorical_regularisers_match_reference) {
+    enum { NB = 40 };
+    const double sc = ldexp(1, 40);
+    /* cat_smooth, cat_l2, min_data_per_group, max_cat_threshold, max_cat_to_onehot, mcw */
+    const double set[][6] = {{0, 0, 1, NB, 1, 0},       {10, 10, 100, 32, 4, 1},
+                             {100, 100, 100, 32, 4, 1}, {30, 0, 50, 8, 4, 1},
+                             {0, 300, 1, 3, 4, 0},      {20, 5, 200, 16, 4, 5},
+                             {10, 10, 100, 32, NB, 1},  {10, 10, 300, 32, NB, 1}};
+    leap_rng r = {11};
+    int checked = 0, split_found = 0;
+    for (size_t si = 0; si < 2 * sizeof set / sizeof set[0]; si++)
+        for (int trial = 0; trial < 40; trial++) {
+            gbdt_opts o;
+            opts(&o);
+            const double *st = set[si / 2];
+            o.cat_smooth = st[0];
+            o.cat_l2 = st[1];
+            o.min_data_per_group = (int)st[2];
+            o.max_cat_threshold = (int)st[3];
+            o.max_cat_to_onehot = (int)st[4];
+            o.min_child_weight = st[5];
+            o.cat_rank_splits = (int)(si & 1);
+            int nb = 2 + (int)(leap_rng_next(&r) % (NB - 1));
+            gb_feature feat[1] = {{0, 0, (uint32_t)nb, (uint32_t)nb, 1}};
+            uint32_t hoff[2] = {0, (uint32_t)nb};
+            gb_bin hist[NB];
+            double gs[NB], hs[NB], cnt[NB], G = 0, H = 0, N = 0;
+            int64_t Gi = 0, Hi = 0;
+            for (int b = 0; b < nb; b++) { /* rows of the category: clicks at its own rate */
+                int rows = leap_rng_next(&r) % 4 == 0 ? 0 : (int)(leap_rng_next(&r) % 300);
+                double rate = leap_rng_uniform(&r), g = 0;
+                for (int i = 0; i < rows; i++) /* gradient p - y at p = 0.3 */
+                    g += leap_rng_uniform(&r) < rate ? 0.3 - 1 : 0.3;
+                hist[b].g = llrint(g * sc);
+                hist[b].h = llrint(0.25 * rows * sc);
+                gs[b] = (double)hist[b].g / sc; /* the quantised value, summed in double */
+                hs[b] = 0.25 * rows;
+                cnt[b] = rows;
+                Gi += hist[b].g;
+                Hi += hist[b].h;
+                G += gs[b];
+                H += hs[b];
+                N += rows;
+            }
+            gb_split_ctx c = {&o, feat, 1, hoff, NULL, 1 / sc, 1 / sc};
+            gb_split s;
+            leap__gbdt_best_split(&c, hist, Gi, Hi, N, &s);
+
+            /* the reference */
+            double best = o.min_split_gain > 1e-12 ? o.min_split_gain : 1e-12;
+            int left[NB];
+            if (nb <= o.max_cat_to_onehot) {
+                for (int b = 0; b < nb; b++) {
+                    memset(left, 0, sizeof left);
+                    left[b] = 1;
+                    double hl = hs[b], hr = H - hs[b];
+                    if (!(hl >= o.min_child_weight && hl > 0 && hr >= o.min_child_weight && hr > 0))
+                        continue;
+                    if (cnt[b] < o.min_data_per_group || N - cnt[b] < o.min_data_per_group)
+                        continue;
+                    double gain = cat_ref_gain(&o, gs, hs, nb, left, G, H, o.lambda_l2);
+                    if (gain > best) best = gain;
+                }
+            } else {
+                int ord[NB], used = 0;
+                for (int b = 0; b < nb; b++)
+                    if (cnt[b] >= o.cat_smooth && hs[b] > 0) ord[used++] = b;
+                for (int i = 1; i < used; i++) /* insertion sort: stable */
+                    for (int j = i; j > 0; j--) {
+                        double a = gs[ord[j - 1]] / (hs[ord[j - 1]] + o.cat_smooth);
+                        double z = gs[ord[j]] / (hs[ord[j]] + o.cat_smooth);
+                        if (!(z < a)) break;
+                        int t = ord[j];
+                        ord[j] = ord[j - 1];
+                        ord[j - 1] = t;
+                    }
+                int max_cat =
+                    o.max_cat_threshold < (used + 1) / 2 ? o.max_cat_threshold : (used + 1) / 2;
+                for (int dir = 0; used >= 2 && dir < 2; dir++) {
+                    double since = 0;
+                    memset(left, 0, sizeof left);
+                    for (int k = 0; k < max_cat; k++) {
+                        int b = ord[dir ? used - 1 - k : k];
+                        left[b] = 1;
+                        since += cnt[b];
+                        double nl = 0, hl = 0;
+                        for (int q = 0; q < nb; q++)
+                            if (left[q]) {
+                                nl += cnt[q];
+                                hl += hs[q];
+                            }
+                        double hr = H - hl;
+                        if (!(hl >= o.min_child_weight)) continue;
+                        if (N - nl < o.min_data_per_group || !(hr >= o.min_child_weight && hr > 0))
+                            break;
+                        if (since < o.min_data_per_group) continue;
+                        since = 0;
+                        double gain =
+                            cat_ref_gain(&o, gs, hs, nb, left, G, H, o.lambda_l2 + o.cat_l2);
+                        if (gain > best) best = gain;
+                    }
+                }
+                for (int dl = 0; o.cat_rank_splits && dl <= 1; dl++) /* code order */
+                    for (int t = 1; t < nb; t++) {
+                        double hl = dl ? hs[0] : 0;
+                        for (int b = 0; b < nb; b++)
+                            left[b] = (b == 0 && dl) || (b >= 1 && b <= t);
+                        for (int b = 1; b <= t; b++)
+                            hl += hs[b];
+                        double hr = H - hl;
+                        if (!(hl >= o.min_child_weight && hl > 0 && hr >= o.min_child_weight &&
+                              hr > 0))
+                            continue;
+                        double gain = cat_ref_gain(&o, gs, hs, nb, left, G, H, o.lambda_l2);
+                        if (gain > best) best = gain;
+                    }
+            }
+            checked++;
+            if (best <= 1e-12 || (o.min_split_gain > 1e-12 && best <= o.min_split_gain)) {
+                ASSERT_EQ_INT(s.feat, -1);
+                continue;
+            }
+            split_found++;
+            ASSERT_EQ_INT(s.feat, 0);
+            ASSERT_EQ_INT(s.cat, 1);
+            ASSERT_NEAR(s.gain, best, 1e-9 * best);
+            /* the split it returned: its own gain, and every rule it must obey */
+            double nl = 0, nleft = 0;
+            int prefix = 1; /* left = codes 1..t, and missing or not */
+            for (int b = 0; b < nb; b++) {
+                left[b] = (s.bits[b >> 5] >> (b & 31)) & 1;
+                if (b >= 2 && left[b] && !left[b - 1]) prefix = 0;
+                if (b == 1 && !left[1]) prefix = 0;
+            }
+            if (o.cat_rank_splits && nb > o.max_cat_to_onehot && prefix &&
+                fabs(cat_ref_gain(&o, gs, hs, nb, left, G, H, o.lambda_l2) - s.gain) <= 1e-9 * best)
+                continue; /* a split on the code order: plain L2, ordinal constraints */
+            for (int b = 0; b < nb; b++) {
+                if (!left[b]) continue;
+                nl += cnt[b];
+                nleft++;
+                if (nb > o.max_cat_to_onehot) ASSERT_TRUE(cnt[b] >= o.cat_smooth);
+            }
+            ASSERT_TRUE(nl >= (nb > o.max_cat_to_onehot ? 1 : o.min_data_per_group));
+            ASSERT_TRUE(N - nl >= o.min_data_per_group);
+            if (nb > o.max_cat_to_onehot)
+                ASSERT_TRUE(nleft <= o.max_cat_threshold);
+            else
+                ASSERT_TRUE(nleft == 1);
+            double l2 = nb > o.max_cat_to_onehot ? o.lambda_l2 + o.cat_l2 : o.lambda_l2;
+            ASSERT_NEAR(cat_ref_gain(&o, gs, hs, nb, left, G, H, l2), s.gain, 1e-9 * best);
+        }
+    ASSERT_TRUE(checked == 640);
+    ASSERT_TRUE(split_found > 100); /* most trials do split: the check is not vacuous */
+}
+
 /* ---- training ----------------------------------------------------------------------- */
 
 static double logloss_of(const gbdt_model *g, const data *d) {
@@ -454,6 +640,7 @@ TEST(growth_limits_and_learning) {
     o.trees = 20;
     o.max_depth = 3;
     o.min_data_per_group = 20;
+    o.lambda_l2 = 1; /* the default (300) keeps 20 trees on 4,000 rows from filling depth 3 */
     gbdt_model *g = train(&fz, &o, &d, 1);
     ASSERT_TRUE(g != NULL);
     ASSERT_EQ_INT(g->n_trees, 20);
