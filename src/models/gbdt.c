@@ -155,7 +155,7 @@ void leap__gbdt_decode_row(const gbdt_model *g, const leap_fbatch *b, size_t r, 
     }
 }
 
-#define GB_BLOCK_WORDS 8192 /* decoded block on the stack: rows * F <= this */
+#define GB_BLOCK_WORDS 2048 /* decoded block on the stack (8 KB: server threads have ~100 KB) */
 #define GB_BLOCK_ROWS  64
 
 #define GB_FEW_ROWS   4
@@ -222,7 +222,13 @@ void leap__gbdt_raw_batch_ref(const gbdt_model *g, const leap_fbatch *b, double 
 
 void leap__gbdt_leaves(const gbdt_model *g, const leap_fbatch *b, uint32_t *leaves) {
     if (leap__gbdt_fast_leaves(g, b, leaves)) return;
-    uint32_t x[GB_MAX_FEATURES];
+    uint32_t xs[256], *x = g->F <= 256 ? xs : malloc((size_t)g->F * sizeof *x);
+    if (!x) { /* out of memory: the root of every tree, never a wild index */
+        for (size_t r = 0; r < b->n_rows; r++)
+            for (uint32_t t = 0; t < g->n_trees; t++)
+                leaves[r * g->n_trees + t] = g->trees[t].root;
+        return;
+    }
     for (size_t r = 0; r < b->n_rows; r++) {
         leap__gbdt_decode_row(g, b, r, x);
         for (uint32_t t = 0; t < g->n_trees; t++) {
@@ -230,6 +236,7 @@ void leap__gbdt_leaves(const gbdt_model *g, const leap_fbatch *b, uint32_t *leav
             leaves[r * g->n_trees + t] = gb_descend(g->nodes, g->cat_words, T->root, T->depth, x);
         }
     }
+    if (x != xs) free(x);
 }
 
 static float link(const gbdt_model *g, double s) {

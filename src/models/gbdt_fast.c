@@ -489,10 +489,20 @@ int leap__gbdt_fast_raw(const gbdt_model *g, const leap_fbatch *b, double *s, in
         (kernel != f->kernel && !leap__gbdt_kernel_available(kernel)))
         return 0;
     const size_t S = g->F;
-    uint8_t xb[GBF_ROWS * 256 + 64];
+    /* Blocks of rows are decoded into the heap: this runs on server threads
+     * whose stacks are ~100 KB (civetweb's), and 32 KB frames nested under a
+     * request handler overflowed them. One row or a few use the stack. */
+    uint8_t small[256 + 64], *heap = NULL, *xb = small;
 #if GBF_HAVE_AVX512
-    uint8_t xt[GBF_ROWS * 256];
+    uint8_t *xt = NULL;
 #endif
+    if (b->n_rows >= 4) {
+        if (!(heap = malloc(2 * (size_t)GBF_ROWS * 256 + 64))) return 0; /* the reference scores */
+        xb = heap;
+#if GBF_HAVE_AVX512
+        xt = heap + (size_t)GBF_ROWS * 256 + 64;
+#endif
+    }
     int simd = GBF_HAVE_AVX512 && kernel == GB_KERNEL_AVX512;
     for (size_t r0 = 0; r0 < b->n_rows; r0 += GBF_ROWS) {
         size_t nr = b->n_rows - r0 < GBF_ROWS ? b->n_rows - r0 : GBF_ROWS;
@@ -528,6 +538,7 @@ int leap__gbdt_fast_raw(const gbdt_model *g, const leap_fbatch *b, double *s, in
 #endif
         scalar_rows(g, f, xb, S, nr, s + r0);
     }
+    free(heap);
     return 1;
 }
 

@@ -283,7 +283,13 @@ static void gblr_predict_batch(const leap_model *m, const leap_fbatch *b, float 
     }
     const float *w = lr->w;
     const uint32_t space = l->lrfz.n_buckets;
-    uint32_t x[GB_MAX_FEATURES];
+    /* not GB_MAX_FEATURES on the stack: server threads have ~100 KB */
+    uint32_t xs[256], *x = g->F <= 256 ? xs : malloc((size_t)g->F * sizeof *x);
+    if (!x) {
+        for (size_t r = 0; r < b->n_rows; r++)
+            p[r] = 0.5f;
+        return;
+    }
     for (size_t r = 0; r < b->n_rows; r++) {
         leap__gbdt_decode_row(g, b, r, x);
         float s = w[lr->D - 1];
@@ -297,6 +303,7 @@ static void gblr_predict_batch(const leap_model *m, const leap_fbatch *b, float 
                 if (b->idx[j] < space - l->raw_off) s += w[l->raw_off + b->idx[j]] * b->val[j];
         p[r] = sigmoidf_clamped(s);
     }
+    if (x != xs) free(x);
 }
 
 static void gblr_refresh(leap_model *m) {

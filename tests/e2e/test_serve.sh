@@ -182,6 +182,27 @@ for x in s:
 assert "d" not in [x["id"] for x in s]  # below the reserve
 EOF
 
+# ---- every model family ranks a 100-candidate slate on a server thread -----------------
+# (server threads have ~100 KB stacks: a scorer with big stack frames crashed here)
+"$LEAP" train --model gbdt --train d.tsv -o g.leap --threads 1 --set trees=30 --quiet
+"$LEAP" train --model gbdt_lr --train d.tsv -o gl.leap --threads 1 --set trees=20 --quiet
+"$LEAP" train --model deepfm --train d.tsv -o df.leap --threads 1 --set hash_bits=14 \
+    --set hidden=32,32 --quiet
+"$LEAP" loadtest --data rows.tsv --candidates 100 --slots 3 --max-bodies 1 \
+    --write-bodies rank100.json 2>/dev/null
+for m in g gl df; do
+    mkdir -p "repo/fam_$m/.incoming"
+    cp "$m.leap" "repo/fam_$m/.incoming/model.leap"
+    mv "repo/fam_$m/.incoming" "repo/fam_$m/1"
+done
+for m in g gl df; do
+    for _ in $(seq 1 100); do [ "$(get "/v1/models/fam_$m" out.json)" = 200 ] && break; sleep 0.05; done
+    code=$(post "/v1/models/fam_$m:rank" rank100.json out.json); expect 200 "$code" "rank on $m"
+    grep -q '"candidates":100' out.json || fail "rank on $m: $(head -c 300 out.json)"
+    code=$(post "/v1/models/fam_$m:predict" lt.jsonl out.json); expect 200 "$code" "200 rows on $m"
+done
+kill -0 "$PID" || fail "the server died ranking slates"
+
 # ---- every error code ---------------------------------------------------------------
 printf '{"instances": [{}, {"I5": "x"}]}' > bad.json
 code=$(post /v1/models/ctr:predict bad.json out.json); expect 400 "$code" "bad type"
