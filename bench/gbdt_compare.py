@@ -33,6 +33,19 @@ sys.path.insert(0, HERE)
 from lr_compare import run, split_lines  # noqa: E402
 
 
+def criteo_sets(criteo_dir, work, only):
+    """(name, file, work dir) of every real Criteo sample, its work dir made."""
+    out = []
+    for src in sorted(glob.glob(os.path.join(criteo_dir, "*.tsv.gz"))):
+        name = os.path.basename(src)
+        if only and only not in name:
+            continue
+        w = os.path.join(work, name.split(".")[0])
+        os.makedirs(w, exist_ok=True)
+        out.append((name, src, w))
+    return out
+
+
 def spec(path, max_bin, top_k, log_bucket=False):
     with open(path, "w") as f:
         f.write("features:\n")
@@ -136,13 +149,7 @@ def main():
         _, _, gen = run([a.leap, "datagen", "--rows", str(a.rows), "--seed", "42", "-o", src])
         bayes = re.search(r"bayes_auc\s+(\S+)", gen).group(1)
         sets.append(("leap datagen --rows %d --seed 42 (Bayes AUC %s)" % (a.rows, bayes), src, w))
-    for src in sorted(glob.glob(os.path.join(a.criteo_dir, "*.tsv.gz"))):
-        name = os.path.basename(src)
-        if a.only and a.only not in name:
-            continue
-        w = os.path.join(a.work, name.split(".")[0])
-        os.makedirs(w, exist_ok=True)
-        sets.append((name, src, w))
+    sets += criteo_sets(a.criteo_dir, a.work, a.only)
     results = []
     for name, src, w in sets:
         tr, te = os.path.join(w, "train.tsv"), os.path.join(w, "test.tsv")

@@ -10,7 +10,6 @@ validation part. The bench's test lines are never read.
   bench/gbdt_lr_valid.py --leap build/leap [--rows 200000] [--only NAME]
 """
 import argparse
-import glob
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from lr_compare import run, split_lines  # noqa: E402
-from gbdt_compare import spec  # noqa: E402
+from gbdt_compare import criteo_sets, spec  # noqa: E402
 
 # (label, arguments). "logbucket" / "topk=N": gbdt_lr's spec (numerics as
 # log_bucket tokens instead of 255 quantile buckets; vocabulary top_k N);
@@ -59,13 +58,7 @@ def main():
         src = os.path.join(w, "synth.tsv")
         run([a.leap, "datagen", "--rows", str(a.rows), "--seed", "7", "-o", src])
         sets.append(("datagen %d seed 7" % a.rows, src, w))
-    for src in sorted(glob.glob(os.path.join(a.criteo_dir, "*.tsv.gz"))):
-        name = os.path.basename(src)
-        if a.only and a.only not in name:
-            continue
-        w = os.path.join(a.work, name.split(".")[0])
-        os.makedirs(w, exist_ok=True)
-        sets.append((name, src, w))
+    sets += criteo_sets(a.criteo_dir, a.work, a.only)
     for name, src, w in sets:
         full, test = os.path.join(w, "full.tsv"), os.path.join(w, "test.tsv")
         split_lines(src, full, test)  # the bench's train part; test.tsv is removed unread

@@ -13,7 +13,6 @@ mean over blocks is printed. The bench's test lines are never read.
                       [--xgb] [--extra 'label:--set a=1 --set b=2']
 """
 import argparse
-import glob
 import gzip
 import json
 import os
@@ -23,7 +22,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from lr_compare import run, split_lines  # noqa: E402
-from gbdt_compare import spec  # noqa: E402
+from gbdt_compare import criteo_sets, spec  # noqa: E402
 
 BENCH = ["--set", "trees=300", "--set", "max_depth=6", "--set", "learning_rate=0.1",
          "--set", "max_bin=255"]
@@ -87,13 +86,7 @@ def main():
         if not os.path.exists(src):
             run([a.leap, "datagen", "--rows", str(a.rows), "--seed", "7", "-o", src])
         sets.append(("datagen %d seed 7" % a.rows, src, w))
-    for src in sorted(glob.glob(os.path.join(a.criteo_dir, "*.tsv.gz"))):
-        name = os.path.basename(src)
-        if a.only and a.only not in name:
-            continue
-        w = os.path.join(a.work, name.split(".")[0])
-        os.makedirs(w, exist_ok=True)
-        sets.append((name, src, w))
+    sets += criteo_sets(a.criteo_dir, a.work, a.only)
     for name, src, w in sets:
         full, test = os.path.join(w, "full.tsv"), os.path.join(w, "test.tsv")
         n = split_lines(src, full, test)  # the bench's train part; test.tsv is removed unread

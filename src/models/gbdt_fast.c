@@ -56,8 +56,7 @@
 #define GBF_ROWS      64           /* rows of a decoded block */
 #define GBF_TREE_LANE 16
 
-void leap__gbdt_fast_free(gbdt_model *g) {
-    gb_fast *f = g->fast;
+static void fast_free(gb_fast *f) {
     if (!f) return;
     free(f->node);
     free(f->leaf);
@@ -65,6 +64,10 @@ void leap__gbdt_fast_free(gbdt_model *g) {
     free(f->code);
     free(f->fld);
     free(f);
+}
+
+void leap__gbdt_fast_free(gbdt_model *g) {
+    fast_free(g->fast);
     g->fast = NULL;
 }
 
@@ -175,14 +178,7 @@ void leap__gbdt_fast_build(gbdt_model *g) {
         g->fast = f;
         f = NULL;
     }
-    if (f) {
-        free(f->node);
-        free(f->leaf);
-        free(f->leaf_node);
-        free(f->code);
-        free(f->fld);
-        free(f);
-    }
+    fast_free(f);
     free(kind);
     free(fold);
     free(rank);
