@@ -11,6 +11,8 @@
 #include "serve/serve_internal.h"
 
 #include <civetweb.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -397,6 +399,29 @@ static int handler(struct mg_connection *c, void *cbdata) {
 }
 
 /* ---- civetweb callbacks -------------------------------------------------------- */
+/* civetweb fixes its worker threads' stack size when it is built (Debian's
+ * package: ~100 KB) and asks for it with pthread_attr_setstacksize. Every
+ * model's scoring runs on those threads, and 100 KB is tight: a GBDT block
+ * decoder once overflowed it in a Release build, and AVX-512 kernels under
+ * ASan still do. This definition in the executable takes precedence over
+ * libc's for civetweb's call (ELF symbol interposition) and raises any
+ * request below LEAP_MIN_THREAD_STACK to it; the real function is found with
+ * dlsym(RTLD_NEXT). Stacks are reserved address space: pages are touched
+ * only as deep as a thread goes. */
+#define LEAP_MIN_THREAD_STACK ((size_t)2 << 20)
+
+int pthread_attr_setstacksize(pthread_attr_t *attr, size_t size) {
+    typedef int (*setstack_fn)(pthread_attr_t *, size_t);
+    static setstack_fn real;
+    setstack_fn f = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+    if (!f) {
+        f = (setstack_fn)dlsym(RTLD_NEXT, "pthread_attr_setstacksize");
+        if (!f) return EINVAL;
+        __atomic_store_n(&real, f, __ATOMIC_RELEASE);
+    }
+    return f(attr, size < LEAP_MIN_THREAD_STACK ? LEAP_MIN_THREAD_STACK : size);
+}
+
 static void *init_thread(const struct mg_context *ctx, int type) {
     (void)ctx;
     if (type != 1) return NULL; /* workers only */
