@@ -676,6 +676,32 @@ TEST(model_options_and_errors) {
     leap_featurizer_free(&fz);
 }
 
+/* m scores F's validation rows as lr.c's FTRL at its defaults, trained on
+ * F's batches in order, does (1e-5: float sums in another order). */
+static void assert_scores_as_lr(const leap_model *m, fake *F) {
+    const leap_model_ops *lops = leap_model_find("lr");
+    char lo[256];
+    leap_opts_defaults(lops->opts, lo);
+    leap_featurizer fz;
+    hashed_fz(&fz);
+    leap_model *lr = NULL;
+    leap_err err = {0};
+    int rc = lops->create(lo, &fz, &lr, &err);
+    if (rc) leap_featurizer_free(&fz);
+    ASSERT_OK(rc);
+    double sums[2] = {0, 0};
+    for (size_t i = 0; i < F->nb; i++)
+        lops->train_batch(lr, &F->b[i], 0, sums);
+    lops->refresh(lr);
+    float p1[200], p2[200];
+    lops->predict_batch(lr, &F->vb[0], p1);
+    m->ops->predict_batch(m, &F->vb[0], p2);
+    lops->destroy(lr);
+    leap_featurizer_free(&fz);
+    for (int r = 0; r < 200; r++)
+        ASSERT_NEAR(p1[r], p2[r], 1e-5);
+}
+
 TEST(wide_only_ftrl_at_batch_one_is_lr_ftrl) {
     /* An independent reference for the FTRL path: LR's FTRL (src/models/lr.c,
      * per-example updates) and a wide-only network with FTRL first-order
@@ -702,25 +728,8 @@ TEST(wide_only_ftrl_at_batch_one_is_lr_ftrl) {
     deep_model *w = train_model("deep", &F, items, 4, &err, &rc);
     ASSERT_OK(rc);
     unlink(arch);
-    const leap_model_ops *lops = leap_model_find("lr");
-    char lo[256];
-    leap_opts_defaults(lops->opts, lo);
-    leap_featurizer fz;
-    hashed_fz(&fz);
-    leap_model *lr = NULL;
-    ASSERT_OK(lops->create(lo, &fz, &lr, &err));
-    double sums[2] = {0, 0};
-    for (size_t i = 0; i < F.nb; i++)
-        lops->train_batch(lr, &F.b[i], 0, sums);
-    lops->refresh(lr);
-    float p1[200], p2[200];
-    lops->predict_batch(lr, &F.vb[0], p1);
-    w->base.ops->predict_batch(&w->base, &F.vb[0], p2);
-    for (int r = 0; r < 200; r++)
-        ASSERT_NEAR(p1[r], p2[r], 1e-5);
-    lops->destroy(lr);
+    assert_scores_as_lr(&w->base, &F);
     w->base.ops->destroy(&w->base);
-    leap_featurizer_free(&fz);
     free_data(&F);
 }
 
@@ -753,25 +762,8 @@ TEST(pair_gate_first_order_part_is_lr_ftrl_at_any_batch_size) {
                 ASSERT_TRUE(N->dense[N->off_gate + 1 + k] > 0.f);
             N->dense[N->off_gate] = 0.f;
             ASSERT_OK(deep_net_prepare_scoring(N, DEEP_PREC_F32));
-            const leap_model_ops *lops = leap_model_find("lr");
-            char lo[256];
-            leap_opts_defaults(lops->opts, lo);
-            leap_featurizer fz;
-            hashed_fz(&fz);
-            leap_model *lr = NULL;
-            ASSERT_OK(lops->create(lo, &fz, &lr, &err));
-            double sums[2] = {0, 0};
-            for (size_t i = 0; i < F.nb; i++)
-                lops->train_batch(lr, &F.b[i], 0, sums);
-            lops->refresh(lr);
-            float p1[200], p2[200];
-            lops->predict_batch(lr, &F.vb[0], p1);
-            m->base.ops->predict_batch(&m->base, &F.vb[0], p2);
-            for (int r = 0; r < 200; r++)
-                ASSERT_NEAR(p1[r], p2[r], 1e-5);
-            lops->destroy(lr);
+            assert_scores_as_lr(&m->base, &F);
             m->base.ops->destroy(&m->base);
-            leap_featurizer_free(&fz);
             free_data(&F);
         }
 }
