@@ -37,6 +37,16 @@ static void usage(FILE *f) {
         fprintf(f, "  %-14s %s\n", leap_step_kind_at(i)->name, leap_step_kind_at(i)->help);
 }
 
+int leap_cli_price_flag(const char *cmd, const char *name, const char *arg, double *out) {
+    double d;
+    if (leap_parse_double(arg, &d) || d < 0) {
+        leap_cli_failf(cmd, "--%s: '%s' is not a non-negative number", name, arg);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
 void leap_cli_price(const leap_pipeline *pl, double cpu_hour, double gb_hour, leap_price *out) {
     *out = (leap_price){LEAP_COST_CPU_HOUR, LEAP_COST_GB_HOUR};
     if (pl && pl->has_price) *out = pl->price;
@@ -125,16 +135,11 @@ int leap_cmd_run(int argc, char **argv) {
         case O_EXP: exp = optarg; break;
         case O_WORKDIR: workdir = optarg; break;
         case O_CPU:
-        case O_GB: {
-            double d;
-            if (leap_parse_double(optarg, &d) || d < 0) {
-                leap_cli_failf("run", "--%s: '%s' is not a non-negative number",
-                               c == O_CPU ? "cpu-hour" : "gb-hour", optarg);
-                goto done;
-            }
-            *(c == O_CPU ? &cpu_hour : &gb_hour) = d;
+            if (leap_cli_price_flag("run", "cpu-hour", optarg, &cpu_hour)) goto done;
             break;
-        }
+        case O_GB:
+            if (leap_cli_price_flag("run", "gb-hour", optarg, &gb_hour)) goto done;
+            break;
         case O_CHECK: check = 1; break;
         case 'q': quiet = 1; break;
         case 'h':

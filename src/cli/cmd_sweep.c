@@ -196,16 +196,11 @@ int leap_cmd_sweep(int argc, char **argv) {
         case O_EXP: exp = optarg; break;
         case O_WORKDIR: workdir = optarg; break;
         case O_CPU:
-        case O_GB: {
-            double d;
-            if (leap_parse_double(optarg, &d) || d < 0) {
-                leap_cli_failf("sweep", "--%s: '%s' is not a non-negative number",
-                               c == O_CPU ? "cpu-hour" : "gb-hour", optarg);
-                goto done;
-            }
-            *(c == O_CPU ? &cpu_hour : &gb_hour) = d;
+            if (leap_cli_price_flag("sweep", "cpu-hour", optarg, &cpu_hour)) goto done;
             break;
-        }
+        case O_GB:
+            if (leap_cli_price_flag("sweep", "gb-hour", optarg, &gb_hour)) goto done;
+            break;
         case 'q': quiet = 1; break;
         case 'h':
             usage(stdout);

@@ -13,5 +13,8 @@ typedef struct leap_cli_printer {
 void leap_cli_print_event(void *ud, const leap_pipe_event *ev);
 /* Prices: defaults, then the pipeline's cost:, then the flags (< 0 = unset). */
 void leap_cli_price(const leap_pipeline *pl, double cpu_hour, double gb_hour, leap_price *out);
+/* --cpu-hour / --gb-hour (name) of command cmd: a non-negative number into
+ * *out, or -1 after printing the error. */
+int leap_cli_price_flag(const char *cmd, const char *name, const char *arg, double *out);
 
 #endif
