@@ -30,6 +30,8 @@ double leap_kll_min(const leap_kll *s);
 double leap_kll_max(const leap_kll *s);
 /* The value at normalised rank q in [0, 1] (q = 0: min, q = 1: max); NaN when empty. */
 double leap_kll_quantile(const leap_kll *s, double q);
+/* leap_kll_quantile at each of q[0..n) into out (one sort for all); LEAP_OK or LEAP_ENOMEM. */
+int leap_kll_quantiles(const leap_kll *s, const double *q, size_t n, double *out);
 /* Estimated fraction of added values <= x. */
 double leap_kll_rank(const leap_kll *s, double x);
 /* Normalised rank error bound of this sketch's answers (99% confidence). */

@@ -524,8 +524,9 @@ int leap_stats_compute(leap_dataset *ds, const leap_stats_opts *o, leap_stats *o
                 oc->max = m.max;
                 oc->mean = m.mean;
                 oc->std = sqrt(leap_moments_var(&m));
-                for (int q = 0; q < LEAP_STATS_N_QUANTILES; q++)
-                    oc->quantiles[q] = leap_kll_quantile(a->kll, leap_stats_quantile_ranks[q]);
+                if (leap_kll_quantiles(a->kll, leap_stats_quantile_ranks, LEAP_STATS_N_QUANTILES,
+                                       oc->quantiles))
+                    goto oom;
                 double eb = leap_kll_error_bound(a->kll);
                 if (eb > out->kll_rank_error) out->kll_rank_error = eb;
             }

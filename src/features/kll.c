@@ -277,24 +277,43 @@ static kll_pair *sorted_pairs(const leap_kll *s) {
 }
 
 /* The first held item whose cumulative weight reaches q·n ("inclusive" search,
- * as DataSketches does by default). O(m log m) for m held items. */
-double leap_kll_quantile(const leap_kll *s, double q) {
-    if (s->n == 0 || isnan(q)) return NAN;
-    if (q <= 0) return s->min;
-    if (q >= 1) return s->max;
-    kll_pair *p = sorted_pairs(s);
-    if (!p) return NAN;
-    double target = q * (double)s->n, res = s->max;
-    uint64_t cum = 0;
-    for (size_t i = 0; i < s->size; i++) {
-        cum += p[i].w;
-        if ((double)cum >= target) {
-            res = p[i].v;
-            break;
+ * as DataSketches does by default). One sort of the m held items answers
+ * every rank: O(m log m + n log m). */
+int leap_kll_quantiles(const leap_kll *s, const double *q, size_t n, double *out) {
+    kll_pair *p = NULL;
+    for (size_t k = 0; k < n; k++) {
+        if (s->n == 0 || isnan(q[k])) {
+            out[k] = NAN;
+        } else if (q[k] <= 0) {
+            out[k] = s->min;
+        } else if (q[k] >= 1) {
+            out[k] = s->max;
+        } else {
+            if (!p) {
+                p = sorted_pairs(s);
+                if (!p) return LEAP_ENOMEM;
+                for (size_t i = 1; i < s->size; i++) /* weights -> cumulative weights */
+                    p[i].w += p[i - 1].w;
+            }
+            double target = q[k] * (double)s->n;
+            size_t lo = 0, hi = s->size; /* first i with cum[i] >= target, or size */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if ((double)p[mid].w >= target)
+                    hi = mid;
+                else
+                    lo = mid + 1;
+            }
+            out[k] = lo < s->size ? p[lo].v : s->max;
         }
     }
     free(p);
-    return res;
+    return LEAP_OK;
+}
+
+double leap_kll_quantile(const leap_kll *s, double q) {
+    double v;
+    return leap_kll_quantiles(s, &q, 1, &v) == LEAP_OK ? v : NAN;
 }
 
 /* Weight of held items <= x over n. O(m), no allocation. */

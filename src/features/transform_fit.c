@@ -340,8 +340,12 @@ static int op_finish(leap_tf_op *op, const acc *a, int numeric) {
         if (!op->bounds) return LEAP_ENOMEM;
         op->n_bounds = 0;
         if (leap_kll_count(a->kll) > 0) {
-            for (uint32_t j = 1; j < K; j++) {
-                double q = leap_kll_quantile(a->kll, (double)j / K);
+            /* ranks j / K for j = 1..K-1, answered in place */
+            for (uint32_t j = 1; j < K; j++)
+                op->bounds[j - 1] = (double)j / K;
+            if (leap_kll_quantiles(a->kll, op->bounds, K - 1, op->bounds)) return LEAP_ENOMEM;
+            for (uint32_t j = 0; j + 1 < K; j++) {
+                double q = op->bounds[j];
                 if (op->n_bounds == 0 || q > op->bounds[op->n_bounds - 1])
                     op->bounds[op->n_bounds++] = q;
             }

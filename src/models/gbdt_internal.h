@@ -291,6 +291,28 @@ typedef struct gb_split {
  * the order (feature, missing right then left, threshold). */
 void leap__gbdt_best_split(const gb_split_ctx *c, const gb_bin *hist, int64_t G, int64_t H,
                            double n, gb_split *out);
+/* One feature's ordinal split scan (gbdt_scan.c): thresholds t = 1..nb-1
+ * send bins 1..t left, bin 0 (missing) right and then left. Updates *best
+ * and *out with the first candidate strictly above *best (a split on
+ * feature f, thr t, default_left as chosen). Every kernel returns the
+ * reference's bits. */
+typedef struct gb_scan {
+    uint32_t f, nb;
+    int64_t G, H;
+    double inv_sg, inv_sh, l1, l2, mcw, parent;
+} gb_scan;
+typedef void (*gb_scan_fn)(const gb_scan *s, const gb_bin *hb, double *best, gb_split *out);
+enum { GB_SCAN_REF = 0, GB_SCAN_AVX512 = 1 };
+void leap__gbdt_scan_ref(const gb_scan *s, const gb_bin *hb, double *best, gb_split *out);
+/* the kernel, or NULL when this build or CPU lacks it */
+gb_scan_fn leap__gbdt_scan_kernel(int kernel);
+/* the fastest kernel this CPU runs */
+void leap__gbdt_scan(const gb_scan *s, const gb_bin *hb, double *best, gb_split *out);
+
+/* Split search runs on the pool for models of at least this many features
+ * (GB_SEARCH_MIN_FEATURES); tests lower it to cover the parallel path. */
+extern uint32_t leap__gbdt_search_min_features;
+
 /* Objective of a side: T(g)^2 / (h + l2) (T: soft threshold by l1). */
 static inline double gb_score(double g, double h, double l1, double l2) {
     double t = g > l1 ? g - l1 : (g < -l1 ? g + l1 : 0.0);

@@ -39,15 +39,16 @@ typedef int64_t v2i64 __attribute__((vector_size(16), may_alias));
 
 #define GB_MAX_TASKS    64 /* tasks of a parallel phase, at most */
 #define GB_SEARCH_TASKS 4  /* split search: feature ranges per node */
-/* Split search goes parallel only for nodes of this many rows or more: a
- * phase on the pool costs a wake-up of the other thread (tens of µs on a VM
- * whose idle vCPU halts), as much as a node's whole search. Small nodes are
- * histogrammed on one thread, so their partner would wake cold: measured on
- * the 45k Criteo sample, 300 trees, 2 threads: 1.9 s with every node's
- * search parallel, 1.2 s with none or with this threshold; 1 M rows: 17.7 s
- * all parallel, 18.9 s none, 18.2 s with this threshold. */
-#define GB_SEARCH_MIN_ROWS 4096
-#define GB_GROUP           8 /* features whose histograms are built in one pass over the rows, at most */
+/* Split search goes parallel only for models of this many features or more.
+ * A phase on the pool costs a wake-up of the other thread (tens of µs on a
+ * VM whose idle vCPU halts), and the vector scan (gbdt_scan.c) searches a
+ * feature in about 0.2 µs whatever the node's rows: 39 features take ~8 µs.
+ * Measured on the 45k Criteo sample, 300 trees, 2 threads: 1.09 s with the
+ * search parallel for nodes of >= 4,096 rows, 0.85 s never parallel. */
+#define GB_SEARCH_MIN_FEATURES 512
+#define GB_GROUP               8 /* features whose histograms are built in one pass over the rows, at most */
+
+uint32_t leap__gbdt_search_min_features = GB_SEARCH_MIN_FEATURES;
 
 /* ---- thread pool ------------------------------------------------------------ */
 
@@ -149,34 +150,17 @@ static void set_bit(uint32_t *w, uint32_t b) { w[b >> 5] |= 1u << (b & 31); }
 static void ordinal_split(const gb_split_ctx *c, uint32_t f, const gb_bin *hb, int64_t G, int64_t H,
                           double parent, double *best, gb_split *out) {
     const gbdt_opts *o = c->o;
-    const double l1 = o->lambda_l1, l2 = o->lambda_l2, mcw = o->min_child_weight;
-    const uint32_t nb = c->feat[f].nbins;
-    for (int dl = 0; dl <= 1; dl++) { /* missing (bin 0) right, then left */
-        int64_t lg = dl ? hb[0].g : 0, lh = dl ? hb[0].h : 0;
-        for (uint32_t t = 1; t < nb; t++) {
-            /* an empty bin repeats the previous threshold's sums: its gain
-             * is not strictly greater, so skipping it changes nothing */
-            if ((hb[t].g | hb[t].h) == 0) continue;
-            lg += hb[t].g;
-            lh += hb[t].h;
-            int64_t rg = G - lg, rh = H - lh;
-            double hl = (double)lh * c->inv_sh, hr = (double)rh * c->inv_sh;
-            if (!(hl >= mcw && hl > 0)) continue;
-            if (!(hr >= mcw && hr > 0)) break; /* the right side only shrinks */
-            double gain = gb_score((double)lg * c->inv_sg, hl, l1, l2) +
-                          gb_score((double)rg * c->inv_sg, hr, l1, l2) - parent;
-            if (gain > *best) {
-                *best = gain;
-                out->gain = gain;
-                out->feat = (int32_t)f;
-                out->thr = t;
-                out->cat = 0;
-                out->default_left = (uint8_t)dl;
-                out->lg = lg;
-                out->lh = lh;
-            }
-        }
-    }
+    gb_scan s = {f,
+                 c->feat[f].nbins,
+                 G,
+                 H,
+                 c->inv_sg,
+                 c->inv_sh,
+                 o->lambda_l1,
+                 o->lambda_l2,
+                 o->min_child_weight,
+                 parent};
+    leap__gbdt_scan(&s, hb, best, out);
 }
 
 typedef struct cat_key {
@@ -457,7 +441,10 @@ static void chunk(size_t n, size_t T, size_t t, size_t *a, size_t *e) {
 static void run_tasks(gb_train *S, gb_job fn, size_t n_tasks) {
     S->n_tasks = n_tasks;
     atomic_store(&S->next, 0);
-    pool_run(&S->pool, fn, S);
+    if (n_tasks <= 1) /* one task: waking the pool would only cost the wake */
+        fn(S, 0);
+    else
+        pool_run(&S->pool, fn, S);
 }
 static int take_task(gb_train *S, size_t *k) {
     *k = atomic_fetch_add(&S->next, 1);
@@ -728,7 +715,7 @@ static int build_hist(gb_train *S, const uint32_t *rows, size_t n, gb_bin *dst, 
     S->jrows = rows;
     S->jn = n;
     S->jdst = dst;
-    if (n < 4096 || (S->T == 1 && S->o->hist_parallel == GB_HIST_ROWS)) {
+    if (n < 4096 || (S->o->hist_parallel == GB_HIST_ROWS && (S->T == 1 || row_tasks(n) == 1))) {
         leap__gbdt_hist_rows(S->X, S->F, S->hoff, S->gh, rows, n, dst);
     } else if (S->o->hist_parallel == GB_HIST_FEATURES) {
         S->jident = rows == S->rows && n == S->N; /* all rows in order: no gather */
@@ -840,7 +827,7 @@ static void search_job(void *ctx, int tid) {
 }
 
 static void search(gb_train *S, gb_leaf *L) {
-    if (S->T > 1 && S->F >= 8 && L->n >= GB_SEARCH_MIN_ROWS) {
+    if (S->T > 1 && S->F >= leap__gbdt_search_min_features) {
         S->jleaf = L;
         run_tasks(S, search_job, GB_SEARCH_TASKS);
         L->best = S->jbest[0];
@@ -1383,7 +1370,13 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double ho
                                       o->lambda_l2);
             S->tn[L->node].value = (float)(w * o->learning_rate);
         }
-        run_tasks(S, leaf_update_job, (size_t)S->n_leaves);
+        if (n_in >= 32768) { /* a task per leaf */
+            run_tasks(S, leaf_update_job, (size_t)S->n_leaves);
+        } else { /* too little work to wake the pool */
+            S->n_tasks = (size_t)S->n_leaves;
+            atomic_store(&S->next, 0);
+            leaf_update_job(S, 0);
+        }
         if (n_in < S->N) run_tasks(S, oob_update_job, row_tasks(S->N));
         commit_tree(S);
         if (have_valid) {

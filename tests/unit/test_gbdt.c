@@ -278,6 +278,63 @@ TEST(ordinal_split_matches_brute_force) {
 
 /* The subtraction trick: hist(parent) - hist(left) == hist(right), exactly
  * (integer sums). */
+/* The vector split scan returns the reference scan's choice bit for bit:
+ * random histograms with empty bins, missing or no missing rows, every bin
+ * count 2..255, l1, l2 and min_child_weight, and a running best that is
+ * sometimes already higher than any candidate. */
+TEST(split_scan_kernels_match_reference) {
+    gb_scan_fn fast = leap__gbdt_scan_kernel(GB_SCAN_AVX512);
+    if (!fast) {
+        printf("  (skipped: no AVX-512 scan kernel on this CPU or build)\n");
+        return;
+    }
+    leap_rng r = {77};
+    gb_bin hb[GB_MAX_BIN + 1];
+    int chosen = 0, missing_left = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        uint32_t nb = 2 + (uint32_t)(leap_rng_next(&r) % GB_MAX_BIN);
+        double empty = leap_rng_uniform(&r) * 0.9;
+        int64_t G = 0, H = 0;
+        for (uint32_t b = 0; b < nb; b++) {
+            int is_empty = leap_rng_uniform(&r) < (b == 0 ? 0.5 : empty);
+            int rows = is_empty ? 0 : 1 + (int)(leap_rng_next(&r) % 40);
+            hb[b].g = hb[b].h = 0;
+            for (int i = 0; i < rows; i++) {
+                double p = leap_rng_uniform(&r), y = leap_rng_uniform(&r) < 0.3 ? 1 : 0;
+                hb[b].g += llrint((p - y) * 536870912.0);
+                hb[b].h += llrint((p * (1 - p) + 1e-3) * 536870912.0);
+            }
+            G += hb[b].g;
+            H += hb[b].h;
+        }
+        gb_scan sc = {3, nb, G, H, 1.0 / 536870912.0, 1.0 / 536870912.0, 0, 0, 0, 0};
+        sc.l1 = trial % 3 == 1 ? 0.3 * leap_rng_uniform(&r) : 0.0;
+        sc.l2 = trial % 4 == 0 ? 0.0 : 300 * leap_rng_uniform(&r);
+        sc.mcw = trial % 5 == 2 ? 3 * leap_rng_uniform(&r) : 1e-3;
+        double gp = (double)G / 536870912.0, hp = (double)H / 536870912.0;
+        sc.parent = gb_score(gp, hp, sc.l1, sc.l2);
+        double start = trial % 7 == 3 ? 0.05 * leap_rng_uniform(&r) : 1e-12;
+        double b1 = start, b2 = start;
+        gb_split s1, s2;
+        memset(&s1, 0xab, sizeof s1);
+        memset(&s2, 0xab, sizeof s2);
+        s1.feat = s2.feat = -1;
+        leap__gbdt_scan_ref(&sc, hb, &b1, &s1);
+        fast(&sc, hb, &b2, &s2);
+        ASSERT_TRUE(memcmp(&b1, &b2, sizeof b1) == 0);
+        ASSERT_EQ_INT(s1.feat, s2.feat);
+        if (s1.feat < 0) continue;
+        chosen++;
+        missing_left += s1.default_left;
+        ASSERT_TRUE(memcmp(&s1.gain, &s2.gain, sizeof s1.gain) == 0);
+        ASSERT_EQ_INT(s1.thr, s2.thr);
+        ASSERT_EQ_INT(s1.default_left, s2.default_left);
+        ASSERT_EQ_INT(s1.cat, s2.cat);
+        ASSERT_TRUE(s1.lg == s2.lg && s1.lh == s2.lh);
+    }
+    ASSERT_TRUE(chosen > 5000 && missing_left > 500); /* both directions exercised */
+}
+
 TEST(histogram_subtraction_equals_direct_build) {
     enum { N = 500, F = 3 };
     uint32_t hoff[F + 1] = {0, 9, 14, 30};
@@ -831,9 +888,15 @@ TEST(deterministic_seed_and_threads) {
     o.hist_parallel = GB_HIST_FEATURES;
     gbdt_model *e = train(&fz, &o, &d, 2);
     o.hist_parallel = GB_HIST_ROWS;
+    uint32_t min_f = leap__gbdt_search_min_features;
+    leap__gbdt_search_min_features = 1; /* every node's search on the pool */
+    gbdt_model *ps = train(&fz, &o, &d, 2);
+    leap__gbdt_search_min_features = min_f;
     o.seed = 2;
     gbdt_model *s2 = train(&fz, &o, &d, 1);
-    ASSERT_TRUE(a && b && c && e && s2);
+    ASSERT_TRUE(a && b && c && e && ps && s2);
+    ASSERT_TRUE(same_payload(a, ps)); /* parallel split search too */
+    ps->base.ops->destroy(&ps->base);
     ASSERT_TRUE(same_payload(a, b));
     ASSERT_TRUE(same_payload(a, c)); /* 2 threads: the same model bit for bit */
     ASSERT_TRUE(same_payload(a, e)); /* feature-parallel histograms too */
