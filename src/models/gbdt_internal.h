@@ -189,12 +189,22 @@ void leap__gbdt_describe(const gbdt_model *g, const leap_featurizer *fz, FILE *f
  * gb_held_out(o, row, holdout) is true are kept out of every tree. */
 int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double holdout,
                      leap_err *err);
+/* The same, with the rows of fold `fold` of `folds` (gb_fold) also kept out
+ * of every tree (gbdt_lr's cross-fitted trees); folds < 2: none. */
+int leap__gbdt_train_folds(gbdt_model *g, leap_fit_io *io, int keep_batches, double holdout,
+                           int folds, int fold, leap_err *err);
 /* Whether row (this rank's order) is held out of the trees: a fixed share
  * frac of the rows, from the seed (gbdt_lr trains its LR on them). */
 static inline int gb_held_out(const gbdt_opts *o, uint64_t row, double frac) {
     if (frac <= 0) return 0;
     uint64_t cut = (uint64_t)(frac * 18446744073709551616.0);
     return leap_mix64((uint64_t)o->seed ^ 0x686f6c646f7574ULL, row) < cut;
+}
+
+/* The fold of row (this rank's order) among k folds, from the seed. */
+static inline int gb_fold(const gbdt_opts *o, uint64_t row, int k) {
+    uint64_t h = leap_mix64((uint64_t)o->seed ^ 0x666f6c6473ULL, row);
+    return (int)(((unsigned __int128)h * (unsigned)k) >> 64);
 }
 
 /* Descends every tree of a node array for one row of x (x[feat] indexed). */

@@ -33,7 +33,7 @@
 typedef struct gblr_opts {
     gbdt_opts gb; /* first: gbdt's option definitions apply as they are */
     double lr_alpha, lr_beta, lr_l1, lr_l2, lr_holdout, lr_leaf_value;
-    int lr_epochs, lr_raw;
+    int lr_epochs, lr_raw, lr_stack_folds;
 } gblr_opts;
 
 static const leap_opt_def gblr_defs[] = {
@@ -52,6 +52,8 @@ static const leap_opt_def gblr_defs[] = {
      "value of a leaf feature in the LR: its contribution learns this much slower"},
     {"lr_holdout", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_holdout), 0, 0, 0.9, NULL,
      "share of the training rows kept out of the trees for the LR (0 = all rows for both)"},
+    {"lr_stack_folds", LEAP_OPT_INT, offsetof(gblr_opts, lr_stack_folds), 0, 0, 10, NULL,
+     "K >= 2: the trees' out-of-fold score (K cross-fitted ensembles) is an LR feature; 0: off"},
 };
 static const leap_opt_table gblr_table = {"model gbdt_lr", gblr_defs,
                                           sizeof gblr_defs / sizeof gblr_defs[0]};
@@ -61,8 +63,11 @@ typedef struct gblr_model {
     gblr_opts o;
     gbdt_model *gb;
     leap_model *lr;
-    leap_featurizer lrfz; /* only n_buckets: the LR's feature space */
-    uint32_t raw_off;     /* first index of the original features (= tree nodes) */
+    leap_featurizer lrfz;      /* only n_buckets: the LR's feature space */
+    uint32_t raw_off;          /* first index of the original features (= tree nodes) */
+    const leap_featurizer *fz; /* create's, used by fit (the trainer keeps it alive) */
+    int stacked;               /* the trees' score is a feature, at margin_idx */
+    uint32_t margin_idx;
 } gblr_model;
 
 extern const leap_model_ops leap_model_lr;
@@ -82,6 +87,7 @@ static int gblr_create(const void *opts, const leap_featurizer *fz, leap_model *
     if (!l) return leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory");
     l->base.ops = &leap_model_gbdt_lr;
     l->o = *(const gblr_opts *)opts;
+    l->fz = fz;
     int rc = leap__gbdt_alloc(&l->o.gb, fz, &l->gb, err);
     if (rc) {
         free(l);
@@ -106,10 +112,11 @@ static int lr_make(gblr_model *l, int train, const uint8_t *buf, size_t len, lea
     lo.beta = l->o.lr_beta;
     lo.l1 = l->o.lr_l1;
     lo.l2 = l->o.lr_l2;
-    uint64_t space = (uint64_t)l->gb->n_nodes + (l->o.lr_raw ? orig : 0);
+    uint64_t space = (uint64_t)l->gb->n_nodes + (l->o.lr_raw ? orig : 0) + (l->stacked ? 1 : 0);
     if (space + 1 > UINT32_MAX)
         return leap_err_set(err, LEAP_EINVAL, "gbdt_lr: feature space too large");
     l->raw_off = l->gb->n_nodes;
+    l->margin_idx = l->raw_off + (l->o.lr_raw ? orig : 0);
     l->lrfz.n_buckets = (uint32_t)(space > 0 ? space : 1);
     if (train) return leap_model_lr.create(&lo, &l->lrfz, &l->lr, err);
     return leap_model_lr.load(&lo, &l->lrfz, buf, len, &l->lr, err);
@@ -126,7 +133,8 @@ typedef struct lr_thread {
 
 typedef struct lr_pass {
     gblr_model *l;
-    lr_thread *th; /* [threads] */
+    const double *margin; /* [rows] the trees' out-of-fold score of each row (stacked) */
+    lr_thread *th;        /* [threads] */
     atomic_int oom;
 } lr_pass;
 
@@ -157,10 +165,11 @@ static int lr_reserve(lr_thread *t, size_t rows, size_t nnz) {
 /* Leaves (and the original features) of b's rows held out of the trees (all
  * rows without a holdout) as an LR batch. Buffers grow to the largest batch
  * once, then are reused. */
-static int lr_features(const gblr_model *l, const leap_fbatch *b, lr_thread *t) {
+static int lr_features(const gblr_model *l, const double *margin, const leap_fbatch *b,
+                       lr_thread *t) {
     const gbdt_model *g = l->gb;
     size_t n = b->n_rows, raw = l->o.lr_raw ? b->row_ptr[n] : 0;
-    size_t nnz = n * g->n_trees + raw;
+    size_t nnz = n * (g->n_trees + 1) + raw;
     if (nnz > UINT32_MAX || lr_reserve(t, n, nnz)) return -1;
     uint32_t x[GB_MAX_FEATURES];
     uint32_t k = 0;
@@ -187,6 +196,12 @@ static int lr_features(const gblr_model *l, const leap_fbatch *b, lr_thread *t) 
                 t->fb.field[k] = b->field ? b->field[j] : 0;
                 k++;
             }
+        if (l->stacked) {
+            t->fb.idx[k] = l->margin_idx;
+            t->fb.val[k] = (float)margin[b->row0 + r];
+            t->fb.field[k] = 0;
+            k++;
+        }
     }
     t->fb.row_ptr[m] = k;
     t->fb.n_rows = m;
@@ -196,11 +211,69 @@ static int lr_features(const gblr_model *l, const leap_fbatch *b, lr_thread *t) 
 static void lr_batch(void *user, const leap_fbatch *b, int thread) {
     lr_pass *P = user;
     lr_thread *t = &P->th[thread];
-    if (lr_features(P->l, b, t)) {
+    if (lr_features(P->l, P->margin, b, t)) {
         atomic_store(&P->oom, 1);
         return;
     }
     leap_model_lr.train_batch(P->l->lr, &t->fb, thread, t->sums);
+}
+
+/* Out-of-fold scores: row r's score from the ensemble fitted without r's
+ * fold. */
+typedef struct margin_pass {
+    gbdt_model **fold; /* [K] */
+    int K;
+    double *margin; /* [rows] */
+    atomic_int bad;
+} margin_pass;
+
+static void margin_batch(void *user, const leap_fbatch *b, int thread) {
+    margin_pass *M = user;
+    double *s = malloc(b->n_rows * sizeof *s);
+    if (!s) {
+        atomic_store(&M->bad, 1);
+        return;
+    }
+    for (int k = 0; k < M->K; k++) {
+        leap__gbdt_raw_batch(M->fold[k], b, s);
+        for (size_t r = 0; r < b->n_rows; r++)
+            if (gb_fold(&M->fold[k]->o, b->row0 + r, M->K) == k) M->margin[b->row0 + r] = s[r];
+    }
+    free(s);
+}
+
+/* Stacking (lr_stack_folds = K >= 2): K ensembles, each fitted with one fold
+ * of the rows left out, score the rows of the fold they did not see; the LR
+ * learns how much to trust that score next to the leaves and the original
+ * features. In-sample scores would be optimistic (the trees fitted those
+ * rows), so the LR would trust them too much; at prediction time the
+ * ensemble fitted on every row gives the score. */
+static int oof_margins(gblr_model *l, const leap_featurizer *fz, leap_fit_io *io, double **out,
+                       leap_err *err) {
+    int K = l->o.lr_stack_folds, rc = LEAP_OK;
+    margin_pass M = {.K = K};
+    M.fold = calloc((size_t)K, sizeof *M.fold);
+    M.margin = calloc(io->n_rows ? io->n_rows : 1, sizeof *M.margin);
+    if (!M.fold || !M.margin) {
+        rc = leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory");
+        goto out;
+    }
+    for (int k = 0; k < K && !rc; k++) {
+        if ((rc = leap__gbdt_alloc(&l->o.gb, fz, &M.fold[k], err))) break;
+        rc = leap__gbdt_train_folds(M.fold[k], io, 1, l->o.lr_holdout, K, k, err);
+    }
+    if (!rc) rc = io->map(io, margin_batch, &M, err);
+    if (!rc && atomic_load(&M.bad)) rc = leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory");
+out:
+    if (M.fold)
+        for (int k = 0; k < K; k++)
+            leap__gbdt_free(M.fold[k]);
+    free(M.fold);
+    if (rc)
+        free(M.margin);
+    else
+        *out = M.margin;
+    return rc;
 }
 
 static int gblr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
@@ -210,8 +283,14 @@ static int gblr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
     if (rc) return rc;
     if (l->lr) leap_model_lr.destroy(l->lr);
     l->lr = NULL;
-    if ((rc = lr_make(l, 1, NULL, 0, err))) return rc;
-    lr_pass P = {.l = l};
+    double *margin = NULL;
+    l->stacked = l->o.lr_stack_folds >= 2;
+    if (l->stacked && (rc = oof_margins(l, l->fz, io, &margin, err))) return rc;
+    if ((rc = lr_make(l, 1, NULL, 0, err))) {
+        free(margin);
+        return rc;
+    }
+    lr_pass P = {.l = l, .margin = margin};
     P.th = calloc((size_t)io->threads, sizeof *P.th);
     leap_state_seg segs[LEAP_MAX_STATE_SEGS];
     size_t n_segs = leap_model_lr.state(l->lr, segs);
@@ -267,6 +346,7 @@ out:
     free(P.th);
     free(base);
     free(delta);
+    free(margin);
     return rc;
 }
 
@@ -301,6 +381,14 @@ static void gblr_predict_batch(const leap_model *m, const leap_fbatch *b, float 
         if (l->o.lr_raw)
             for (uint32_t j = b->row_ptr[r]; j < b->row_ptr[r + 1]; j++)
                 if (b->idx[j] < space - l->raw_off) s += w[l->raw_off + b->idx[j]] * b->val[j];
+        if (l->stacked) {
+            double mg = g->base_score; /* summed as leap__gbdt_raw_batch sums it */
+            for (uint32_t i = 0; i < g->n_trees; i++) {
+                const gb_tree *T = &g->trees[i];
+                mg += g->nodes[gb_descend(g->nodes, g->cat_words, T->root, T->depth, x)].value;
+            }
+            s += w[l->margin_idx] * (float)mg;
+        }
         p[r] = sigmoidf_clamped(s);
     }
     if (x != xs) free(x);
@@ -312,10 +400,11 @@ static void gblr_refresh(leap_model *m) {
 }
 
 /* ---- payload ----------------------------------------------------------------------------
- * "GBLR" u32 version (2) u64 gbdt_len f64 leaf_value, gbdt payload, lr payload. Version 1 (no
- * leaf_value; leaves entered the LR at 1) is still read. */
+ * "GBLR" u32 version (3) u64 gbdt_len f64 leaf_value u32 flags (bit 0: stacked, the trees'
+ * score is the LR's last feature), gbdt payload, lr payload. Version 2 (no flags) and version 1
+ * (no leaf_value either; leaves entered the LR at 1) are still read. */
 
-#define GBLR_VERSION 2
+#define GBLR_VERSION 3
 
 static int gblr_save(const leap_model *m, leap_buf *out, leap_err *err) {
     const gblr_model *l = (const gblr_model *)m;
@@ -323,13 +412,14 @@ static int gblr_save(const leap_model *m, leap_buf *out, leap_err *err) {
     leap_buf gb = {0};
     int rc = leap__gbdt_save(l->gb, &gb, err);
     if (rc) return rc;
-    uint8_t head[24];
+    uint8_t head[28];
     uint64_t lv;
     memcpy(&lv, &l->o.lr_leaf_value, 8);
     memcpy(head, "GBLR", 4);
     leap_put_u32(head + 4, GBLR_VERSION);
     leap_put_u64(head + 8, gb.len);
     leap_put_u64(head + 16, lv);
+    leap_put_u32(head + 24, l->stacked ? 1u : 0u);
     if (leap_buf_append(out, head, sizeof head) || leap_buf_append(out, gb.p, gb.len))
         rc = leap_err_set(err, LEAP_ENOMEM, "gbdt_lr: out of memory while saving");
     leap_buf_free(&gb);
@@ -342,11 +432,11 @@ static int gblr_load(const void *opts, const leap_featurizer *fz, const uint8_t 
     if (len < 16 || memcmp(buf, "GBLR", 4))
         return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: bad header");
     uint32_t ver = leap_get_u32(buf + 4);
-    if (ver != 1 && ver != GBLR_VERSION)
+    if (ver < 1 || ver > GBLR_VERSION)
         return leap_err_set(err, LEAP_EVERSION,
-                            "gbdt_lr payload: version %u; this leap reads 1 and %d", ver,
+                            "gbdt_lr payload: version %u; this leap reads 1 to %d", ver,
                             GBLR_VERSION);
-    size_t hl = ver == 1 ? 16 : 24;
+    size_t hl = ver == 1 ? 16 : (ver == 2 ? 24 : 28);
     if (len < hl) return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: bad header");
     double lv = 1.0; /* version 1: leaves entered the LR at 1 */
     if (ver >= 2) {
@@ -355,6 +445,9 @@ static int gblr_load(const void *opts, const leap_featurizer *fz, const uint8_t 
         if (!(lv > 0 && lv <= 1))
             return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: leaf value %g", lv);
     }
+    uint32_t flags = ver >= 3 ? leap_get_u32(buf + 24) : 0;
+    if (flags & ~1u)
+        return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: unknown flags 0x%x", flags);
     uint64_t gl = leap_get_u64(buf + 8);
     if (gl > len - hl) return leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: truncated");
     gblr_model *l = calloc(1, sizeof *l);
@@ -362,6 +455,7 @@ static int gblr_load(const void *opts, const leap_featurizer *fz, const uint8_t 
     l->base.ops = &leap_model_gbdt_lr;
     l->o = *(const gblr_opts *)opts;
     l->o.lr_leaf_value = lv; /* the payload's, not the options' default */
+    l->stacked = (int)(flags & 1u);
     size_t used = 0;
     int rc = leap__gbdt_parse(&l->o.gb, fz, buf + hl, (size_t)gl, &used, &l->gb, err);
     if (!rc && used != gl) rc = leap_err_set(err, LEAP_ECORRUPT, "gbdt_lr payload: tree size");
@@ -382,8 +476,9 @@ static void gblr_describe(const leap_model *m, const leap_featurizer *fz, FILE *
     size_t nz = 0;
     for (uint32_t i = 0; i < lr->D; i++)
         nz += lr->w[i] != 0;
-    fprintf(f, "gbdt_lr.lr                   %u coordinates (%zu non-zero), leaves%s\n", lr->D, nz,
-            l->o.lr_raw ? " + original features" : "");
+    fprintf(f, "gbdt_lr.lr                   %u coordinates (%zu non-zero), leaves%s%s\n", lr->D,
+            nz, l->o.lr_raw ? " + original features" : "", l->stacked ? " + the trees' score" : "");
+    if (l->stacked) fprintf(f, "gbdt_lr.score_weight         %.6g\n", (double)lr->w[l->margin_idx]);
 }
 
 static void gblr_train_batch(leap_model *m, const leap_fbatch *b, int thread, double sums[2]) {}

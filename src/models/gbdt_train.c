@@ -377,6 +377,7 @@ typedef struct gb_train {
     float *gf;     /* [N][2] gradient, hessian (real) */
     gb_grad *gh;   /* [N] fixed point */
     uint8_t *inbag;
+    uint8_t *out; /* [N] 1 = kept out of every tree (holdout or left-out fold); NULL: none */
     uint32_t *rows, *tmpL, *tmpR; /* [N] */
     gb_grad *ogh;                 /* [N] ordered gradients (features mode) */
     /* validation rows of this rank */
@@ -424,6 +425,7 @@ typedef struct gb_train {
     int valid_pass;
     int want_loss;           /* gradients() also sums the training loss (a log per row) */
     double holdout;          /* share of rows kept out of every tree (gbdt_lr's LR rows) */
+    int folds, fold;         /* rows of fold `fold` of `folds` kept out too (folds >= 2) */
     atomic_int cb_bad;       /* a batch fell outside the announced rows */
     atomic_size_t rows_seen; /* rows binned by the pass */
 } gb_train;
@@ -530,6 +532,10 @@ static void grad_job(void *ctx, int tid) {
         double loss = 0, wsum = 0, gmax = 0, hmax = 0;
         const int logistic = S->o->objective == GB_LOGISTIC, want_loss = S->want_loss;
         for (size_t r = a; r < e; r++) {
+            if (S->out && S->out[r]) { /* not a row of these trees: no gradient, no loss */
+                S->gf[2 * r] = S->gf[2 * r + 1] = 0;
+                continue;
+            }
             double s = S->score[r], wt = S->w[r], g, h;
             if (logistic) {
                 double y = S->y[r] > 0.5f ? 1.0 : 0.0;
@@ -1104,7 +1110,7 @@ static void commit_tree(gb_train *S) {
 
 static void sample_rows(gb_train *S, int tree, uint32_t *n_in) {
     uint32_t n = 0;
-    if (S->o->subsample >= 1.0 && S->holdout <= 0) {
+    if (S->o->subsample >= 1.0 && !S->out) {
         for (size_t r = 0; r < S->N; r++)
             S->rows[r] = (uint32_t)r;
         memset(S->inbag, 1, S->N);
@@ -1115,7 +1121,7 @@ static void sample_rows(gb_train *S, int tree, uint32_t *n_in) {
     uint64_t cut =
         S->o->subsample >= 1.0 ? UINT64_MAX : (uint64_t)(S->o->subsample * 18446744073709551616.0);
     for (size_t r = 0; r < S->N; r++) {
-        int in = leap_mix64(seed, r) <= cut && !gb_held_out(S->o, r, S->holdout);
+        int in = leap_mix64(seed, r) <= cut && !(S->out && S->out[r]);
         S->inbag[r] = (uint8_t)in;
         if (in) S->rows[n++] = (uint32_t)r;
     }
@@ -1143,6 +1149,7 @@ static void sample_features(gb_train *S, int tree) {
 }
 
 static void train_free(gb_train *S) {
+    free(S->out);
     free(S->hoff);
     free(S->lut);
     free(S->X);
@@ -1177,6 +1184,11 @@ static void train_free(gb_train *S) {
 
 int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double holdout,
                      leap_err *err) {
+    return leap__gbdt_train_folds(g, io, keep_batches, holdout, 0, 0, err);
+}
+
+int leap__gbdt_train_folds(gbdt_model *g, leap_fit_io *io, int keep_batches, double holdout,
+                           int folds, int fold, leap_err *err) {
     const gbdt_opts *o = &g->o;
     if (o->growth == GB_DEPTHWISE && o->max_depth < 1)
         return leap_err_set(err, LEAP_EINVAL, "gbdt: depthwise growth needs max_depth >= 1");
@@ -1197,6 +1209,15 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double ho
     S->F = g->F;
     S->N = (size_t)io->n_rows;
     S->holdout = holdout;
+    S->folds = folds;
+    S->fold = fold;
+    if (holdout > 0 || folds >= 2) {
+        S->out = malloc(S->N ? S->N : 1);
+        if (!S->out) return leap_err_set(err, LEAP_ENOMEM, "gbdt: out of memory");
+        for (size_t r = 0; r < S->N; r++)
+            S->out[r] = (uint8_t)(gb_held_out(o, r, holdout) ||
+                                  (folds >= 2 && gb_fold(o, r, folds) == fold));
+    }
     S->Nv = io->map_valid ? (size_t)io->n_valid_rows : 0;
     const uint32_t F = S->F;
     int rc = LEAP_OK;
@@ -1321,9 +1342,9 @@ int leap__gbdt_train(gbdt_model *g, leap_fit_io *io, int keep_batches, double ho
     memset(S->score, 0, N * sizeof *S->score);
     double loss;
     if ((rc = gradients(S, n_all, &loss, err))) goto out;
-    int64_t gs[2] = {0, 0};
+    int64_t gs[2] = {0, 0}; /* the base score from the rows the trees may see */
     for (size_t r = 0; r < S->N; r++) {
-        gs[0] += S->gh[r].g;
+        gs[0] += S->gh[r].g; /* 0 for rows kept out */
         gs[1] += S->gh[r].h;
     }
     if ((rc = allreduce_i64(S, gs, 2, err))) goto out;

@@ -1261,7 +1261,7 @@ TEST(gbdt_lr_trains_and_round_trips) {
     memcpy(h1, pl.p, 16);
     leap_put_u32(h1 + 4, 1);
     ASSERT_OK(leap_buf_append(&v1, h1, 16));
-    ASSERT_OK(leap_buf_append(&v1, pl.p + 24, pl.len - 24));
+    ASSERT_OK(leap_buf_append(&v1, pl.p + 28, pl.len - 28));
     ASSERT_OK(leap_opts_set(ops->opts, o, "lr_leaf_value", "0.05", &err));
     ASSERT_OK(ops->load(o, &fz, v1.p, v1.len, &m2, &err));
     for (size_t k = 0; k < d.nb; k++) {
@@ -1272,6 +1272,134 @@ TEST(gbdt_lr_trains_and_round_trips) {
     }
     ops->destroy(m2);
     leap_buf_free(&v1);
+    leap_buf_free(&pl);
+    ops->destroy(m);
+    data_free(&d);
+    leap_featurizer_free(&fz);
+}
+
+/* Trees fitted with a fold left out never see that fold's labels: flipping
+ * every label of fold 0 leaves the model identical byte for byte, while
+ * flipping a few labels of the other fold changes it. */
+TEST(left_out_fold_is_unseen) {
+    leap_featurizer fz;
+    synth_fz(&fz);
+    data d = {0};
+    synth(&d, &fz, 3000, 91);
+    gbdt_opts o;
+    opts(&o);
+    o.trees = 6;
+    o.max_depth = 4;
+    o.min_data_per_group = 20;
+    leap_err err = {0};
+    gbdt_model *g[3];
+    int flipped0 = 0;
+    for (int v = 0; v < 3; v++) {
+        if (v == 1) /* every row of fold 0 */
+            for (size_t r = 0; r < d.n; r++)
+                if (gb_fold(&o, r, 3) == 0) d.y[r] = 1 - d.y[r], flipped0++;
+        if (v == 2) /* 20 rows of the other folds */
+            for (size_t r = 0, n = 0; r < d.n && n < 20; r++)
+                if (gb_fold(&o, r, 3) != 0) d.y[r] = 1 - d.y[r], n++;
+        ASSERT_OK(leap__gbdt_alloc(&o, &fz, &g[v], &err));
+        leap_fit_io io = make_io(&d, 2);
+        ASSERT_OK(leap__gbdt_train_folds(g[v], &io, 0, 0.0, 3, 0, &err));
+    }
+    ASSERT_TRUE(flipped0 > 800 && flipped0 < 1200); /* about a third of the rows */
+    ASSERT_TRUE(same_payload(g[0], g[1]));
+    ASSERT_TRUE(!same_payload(g[1], g[2]));
+    for (int v = 0; v < 3; v++)
+        leap__gbdt_free(g[v]);
+    data_free(&d);
+    leap_featurizer_free(&fz);
+}
+
+/* Stacked gbdt_lr (lr_stack_folds 3): the LR learns a positive weight for
+ * the trees' out-of-fold score, predicts better than the base rate, and
+ * survives its payload round trip bit for bit; its flags are checked on
+ * load, and a version-2 payload (no flags) still loads unstacked. */
+TEST(gbdt_lr_stacked_trains_and_round_trips) {
+    leap_featurizer fz;
+    synth_fz(&fz);
+    data d = {0};
+    synth(&d, &fz, 4000, 72);
+    const leap_model_ops *ops = leap_model_find("gbdt_lr");
+    char o[512];
+    leap_opts_defaults(ops->opts, o);
+    leap_err err = {0};
+    ASSERT_OK(leap_opts_set(ops->opts, o, "trees", "10", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, o, "max_depth", "3", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, o, "min_data_per_group", "20", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, o, "lambda_l2", "1", &err));
+    ASSERT_OK(leap_opts_set(ops->opts, o, "lr_stack_folds", "3", &err));
+    ASSERT_TRUE(leap_opts_set(ops->opts, o, "lr_stack_folds", "11", &err) != LEAP_OK);
+    leap_model *m = NULL, *m2 = NULL;
+    ASSERT_OK(ops->create(o, &fz, &m, &err));
+    leap_fit_io io = make_io(&d, 2);
+    ASSERT_OK(ops->fit(m, &io, &err));
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *f = open_memstream(&text, &tlen);
+    ops->describe(m, &fz, f);
+    fclose(f);
+    const char *sw = strstr(text, "gbdt_lr.score_weight");
+    ASSERT_TRUE(sw != NULL && strstr(text, "the trees' score") != NULL);
+    double weight = strtod(sw + strlen("gbdt_lr.score_weight"), NULL);
+    ASSERT_TRUE(weight > 0.1); /* the LR trusts the trees' score */
+    free(text);
+    double ybar = 0;
+    for (size_t i = 0; i < d.n; i++)
+        ybar += d.y[i];
+    ybar /= (double)d.n;
+    double base = -(ybar * log(ybar) + (1 - ybar) * log(1 - ybar)), ll = 0;
+    float p1[256], p2[256];
+    size_t at = 0;
+    for (size_t k = 0; k < d.nb; k++) {
+        ops->predict_batch(m, &d.b[k], p1);
+        for (size_t r = 0; r < d.b[k].n_rows; r++, at++)
+            ll += d.y[at] > 0.5f ? -log(p1[r]) : -log(1 - p1[r]);
+    }
+    ll /= (double)d.n;
+    ASSERT_TRUE(ll < base - 0.05);
+    leap_buf pl = {0};
+    ASSERT_OK(ops->save(m, &pl, &err));
+    ASSERT_EQ_INT(leap_get_u32(pl.p + 24), 1); /* flags: stacked */
+    ASSERT_OK(ops->load(o, &fz, pl.p, pl.len, &m2, &err));
+    for (size_t k = 0; k < d.nb; k++) {
+        ops->predict_batch(m, &d.b[k], p1);
+        ops->predict_batch(m2, &d.b[k], p2);
+        for (size_t r = 0; r < d.b[k].n_rows; r++)
+            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs after load", r, k);
+    }
+    ops->destroy(m2);
+    for (size_t n = 0; n < pl.len; n += 1 + n / 8)
+        if (ops->load(o, &fz, pl.p, n, &m2, &err) == LEAP_OK)
+            TH_FAIL("truncated stacked payload of %zu bytes accepted", n);
+    leap_put_u32(pl.p + 24, 2); /* an unknown flag */
+    ASSERT_TRUE(ops->load(o, &fz, pl.p, pl.len, &m2, &err) == LEAP_ECORRUPT);
+    leap_buf_free(&pl);
+    ops->destroy(m);
+    /* version 2: no flags word, never stacked */
+    ASSERT_OK(leap_opts_set(ops->opts, o, "lr_stack_folds", "0", &err));
+    ASSERT_OK(ops->create(o, &fz, &m, &err));
+    ASSERT_OK(ops->fit(m, &io, &err));
+    ASSERT_OK(ops->save(m, &pl, &err));
+    ASSERT_EQ_INT(leap_get_u32(pl.p + 24), 0);
+    leap_buf v2 = {0};
+    uint8_t h2[24];
+    memcpy(h2, pl.p, 24);
+    leap_put_u32(h2 + 4, 2);
+    ASSERT_OK(leap_buf_append(&v2, h2, 24));
+    ASSERT_OK(leap_buf_append(&v2, pl.p + 28, pl.len - 28));
+    ASSERT_OK(ops->load(o, &fz, v2.p, v2.len, &m2, &err));
+    for (size_t k = 0; k < d.nb; k++) {
+        ops->predict_batch(m, &d.b[k], p1);
+        ops->predict_batch(m2, &d.b[k], p2);
+        for (size_t r = 0; r < d.b[k].n_rows; r++)
+            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs in version 2", r, k);
+    }
+    ops->destroy(m2);
+    leap_buf_free(&v2);
     leap_buf_free(&pl);
     ops->destroy(m);
     data_free(&d);
