@@ -448,6 +448,12 @@ static void run_tasks(gb_train *S, gb_job fn, size_t n_tasks) {
     else
         pool_run(&S->pool, fn, S);
 }
+/* Every task on the calling thread (too little work to wake the pool). */
+static void run_inline(gb_train *S, gb_job fn, size_t n_tasks) {
+    S->n_tasks = n_tasks;
+    atomic_store(&S->next, 0);
+    fn(S, 0);
+}
 static int take_task(gb_train *S, size_t *k) {
     *k = atomic_fetch_add(&S->next, 1);
     return *k < S->n_tasks;
@@ -1394,9 +1400,7 @@ int leap__gbdt_train_folds(gbdt_model *g, leap_fit_io *io, int keep_batches, dou
         if (n_in >= 32768) { /* a task per leaf */
             run_tasks(S, leaf_update_job, (size_t)S->n_leaves);
         } else { /* too little work to wake the pool */
-            S->n_tasks = (size_t)S->n_leaves;
-            atomic_store(&S->next, 0);
-            leaf_update_job(S, 0);
+            run_inline(S, leaf_update_job, (size_t)S->n_leaves);
         }
         if (n_in < S->N) run_tasks(S, oob_update_job, row_tasks(S->N));
         commit_tree(S);
