@@ -28,6 +28,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import paired  # noqa: E402
 from lr_compare import run, split_lines  # noqa: E402
 
 DEEP = ["--set", "embedding_dim=16", "--set", "hidden=400,400,400", "--set", "batch_size=1024",
@@ -126,7 +127,9 @@ def report(name, rows, L, T, threads):
     checks.append(("a deep model beats LR's AUC", best_deep[0] > lr["test_auc"]))
     for k in ("fm", "ffm"):
         d = L[k]["test_logloss"] - lr["test_logloss"]
-        print("%s: test logloss %+.4f vs LR" % (k, d))
+        se = L[k].get("logloss_minus_lr_se", float("nan"))
+        print("%s: test logloss %+.5f vs LR (paired s.e. %.5f, z %+.1f)"
+              % (k, d, se, d / se if se > 0 else float("nan")))
         checks.append(("%s logloss < LR's" % k, d < 0))
     return {"name": name, "rows": rows, "leap": {k: {x: y for x, y in v.items() if x != "bundle"}
                                                  for k, v in L.items()},
@@ -146,6 +149,10 @@ def bench_one(a, name, src, work, infer, torch_on):
     L["lr"] = leap_model(a.leap, work, trd, ted, "lr", "lr", hb, a.threads, None)
     L["fm"] = leap_model(a.leap, work, trd, ted, "fm", "fm", hb + a.fm_sets, a.threads, None)
     L["ffm"] = leap_model(a.leap, work, trd, ted, "ffm", "ffm", hb + a.ffm_sets, a.threads, None)
+    y, p_lr = paired.scores(a.leap, L["lr"]["bundle"], ted)
+    for k in ("fm", "ffm"):  # the difference's standard error on these test rows (paired)
+        L[k]["logloss_minus_lr_se"] = paired.logloss_diff(y, paired.scores(
+            a.leap, L[k]["bundle"], ted)[1], p_lr)[1]
     # (a later --set wins: FFM runs at its own hash_bits; LR and FM at the common one)
     for kind in ("deepfm", "dcn_v2", "dlrm"):
         L[kind] = leap_model(a.leap, work, trd, ted, kind, kind, hb + DEEP, a.threads, infer)

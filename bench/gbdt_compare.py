@@ -30,6 +30,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import paired  # noqa: E402
 from lr_compare import run, split_lines  # noqa: E402
 
 
@@ -90,6 +91,10 @@ def leap_side(leap, score_bench, train, test, work, a):
              str(a.threads), "--quiet"] + extra)
         _, _, ev = run([leap, "eval", "--model", mp, "--data", tds, "--json"])
         r[name + "_auc"] = json.loads(ev)["metrics"]["auc"]
+    # the difference's standard error on these test rows (paired: DeLong)
+    y, p_gl = paired.scores(leap, os.path.join(work, "gbdt_lr.leap"), tds)
+    _, p_lr = paired.scores(leap, os.path.join(work, "lr.leap"), tds)
+    r["gbdt_lr_minus_lr_auc_se"] = paired.auc_diff(y, p_gl, p_lr)[3]
     return r
 
 
@@ -121,8 +126,9 @@ def report(name, rows, L, X):
     print("| test AUC | %.5f | %.5f | %+.5f |" % (L["auc"], X["auc"], L["auc"] - X["auc"]))
     print("| test logloss | %.5f | %.5f | %+.5f |"
           % (L["logloss"], X["logloss"], L["logloss"] - X["logloss"]))
-    print("| leap lr (FTRL, 3 epochs) / gbdt_lr test AUC | %.5f / %.5f | | %+.5f |"
-          % (L["lr_auc"], L["gbdt_lr_auc"], L["gbdt_lr_auc"] - L["lr_auc"]))
+    d, se = L["gbdt_lr_auc"] - L["lr_auc"], L["gbdt_lr_minus_lr_auc_se"]
+    print("| leap lr (FTRL, 3 epochs) / gbdt_lr test AUC | %.5f / %.5f | | %+.5f (s.e. %.4f, z %+.1f) |"
+          % (L["lr_auc"], L["gbdt_lr_auc"], d, se, d / se if se > 0 else float("nan")))
     return {"name": name, "rows": rows, "leap": L, "xgboost": X}
 
 
@@ -161,9 +167,10 @@ def main():
     for r in results:
         L, X = r["leap"], r["xgboost"]
         print("  %-40s train %.2fx  RSS %.2fx  batch %.1fx  p99 %.1f us  AUC %+.4f  gbdt_lr-lr %+.4f"
+              " (s.e. %.4f)"
               % (r["name"][:40], L["train_s"] / X["train_s"], L["peak_rss_mb"] / X["peak_rss_mb"],
                  L["batch_rows_per_s"] / X["batch_rows_per_s"], L["p99_us"], L["auc"] - X["auc"],
-                 L["gbdt_lr_auc"] - L["lr_auc"]))
+                 L["gbdt_lr_auc"] - L["lr_auc"], L["gbdt_lr_minus_lr_auc_se"]))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=2)
