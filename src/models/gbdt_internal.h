@@ -323,6 +323,10 @@ void leap__gbdt_scan(const gb_scan *s, const gb_bin *hb, double *best, gb_split 
  * (GB_SEARCH_MIN_FEATURES); tests lower it to cover the parallel path. */
 extern uint32_t leap__gbdt_search_min_features;
 
+/* gbdt_lr's scores with the leaf terms summed by descending the trained nodes, not through the
+ * scoring layout (tests compare the two: same bits). */
+void leap__gblr_predict_ref(const leap_model *m, const leap_fbatch *b, float *p);
+
 /* Objective of a side: T(g)^2 / (h + l2) (T: soft threshold by l1). */
 static inline double gb_score(double g, double h, double l1, double l2) {
     double t = g > l1 ? g - l1 : (g < -l1 ? g + l1 : 0.0);

@@ -19,9 +19,18 @@
  *
  * The LR is lr.c's model used through its ops (create, train_batch, state,
  * refresh, save, load) over a feature space of (all tree nodes) + (the
- * featurizer's space when lr_raw): a leaf's feature index is its node
- * index. Under MPI the FTRL accumulators are summed as deltas after each
- * epoch, as the trainer does for lr. One bundle payload holds both.
+ * featurizer's space when lr_raw) + (the trees' score when stacked): a
+ * leaf's feature index is its node index. Under MPI the FTRL accumulators
+ * are summed as deltas after each epoch, as the trainer does for lr. One
+ * bundle payload holds both.
+ *
+ * lr_stack_folds = K >= 2 adds the trees' score as one more LR feature,
+ * taken out of fold during training (K extra ensembles, each fitted without
+ * one fold of the rows). It is off by default: on validation splits it
+ * helped two Criteo samples and hurt the others (docs/PERFORMANCE.md).
+ *
+ * Scoring sums a row's leaf terms with the GBDT's scoring layout, through a
+ * shadow of the trees whose leaves hold the LR's weights (see shadow_build).
  */
 #include "gbdt_internal.h"
 #include "lr_internal.h"
@@ -68,14 +77,56 @@ typedef struct gblr_model {
     const leap_featurizer *fz; /* create's, used by fit (the trainer keeps it alive) */
     int stacked;               /* the trees' score is a feature, at margin_idx */
     uint32_t margin_idx;
+    gbdt_model *shadow; /* the trees with each leaf's value = its LR weight × leaf value, so
+                           the GBDT scoring layout sums a row's leaf terms (see shadow_build) */
 } gblr_model;
 
 extern const leap_model_ops leap_model_lr;
 extern const leap_model_ops leap_model_gbdt_lr;
 
+/* ---- scoring through the trees' layout ----------------------------------------------------
+ * A row's leaf terms, Σ_trees w[leaf] · lr_leaf_value, are what a GBDT would score if each leaf
+ * held the value w[leaf] · lr_leaf_value. The shadow is the trained trees (their arrays shared,
+ * not copied) with a node array holding those values, so leap__gbdt_raw_batch sums the terms
+ * with the GBDT's scoring layout and kernels (gbdt_fast.c) in tree order, in double. Rebuilt
+ * whenever the LR's weights change. */
+
+static void shadow_free(gblr_model *l) {
+    if (!l->shadow) return;
+    leap__gbdt_fast_free(l->shadow);
+    free(l->shadow->nodes);
+    free(l->shadow);
+    l->shadow = NULL;
+}
+
+static void shadow_build(gblr_model *l) {
+    shadow_free(l);
+    const gbdt_model *g = l->gb;
+    const lr_model *lr = (const lr_model *)l->lr;
+    if (!lr) return;
+    gbdt_model *sh = malloc(sizeof *sh);
+    gb_node *nodes = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof *nodes);
+    if (!sh || !nodes) { /* out of memory: predict descends the nodes itself */
+        free(sh);
+        free(nodes);
+        return;
+    }
+    *sh = *g;
+    memcpy(nodes, g->nodes, g->n_nodes * sizeof *nodes);
+    const float lv = (float)l->o.lr_leaf_value;
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        nodes[i].value = nodes[i].leaf ? lr->w[i] * lv : 0.0f;
+    sh->nodes = nodes;
+    sh->base_score = 0;
+    sh->fast = NULL;
+    leap__gbdt_fast_build(sh);
+    l->shadow = sh;
+}
+
 static void gblr_destroy(leap_model *m) {
     gblr_model *l = (gblr_model *)m;
     if (!l) return;
+    shadow_free(l);
     leap__gbdt_free(l->gb);
     if (l->lr) leap_model_lr.destroy(l->lr);
     free(l);
@@ -333,6 +384,7 @@ static int gblr_fit(leap_model *m, leap_fit_io *io, leap_err *err) {
                         leap_now() - t0);
     }
     leap_model_lr.refresh(l->lr);
+    shadow_build(l);
 out:
     if (P.th)
         for (int t = 0; t < io->threads; t++) {
@@ -352,51 +404,77 @@ out:
 
 /* ---- prediction: σ(bias + Σ_trees w[leaf] + Σ_raw w[raw_off + idx] x) ---------------------- */
 
-static void gblr_predict_batch(const leap_model *m, const leap_fbatch *b, float *p) {
+#define GBLR_BLOCK 64
+
+/* Σ_trees w[leaf] · lr_leaf_value of rows [0, n) of b in double, in tree order: the shadow's
+ * raw scores, or the same sum by descending the nodes when it could not be built. */
+static void leaf_terms(const gblr_model *l, const leap_fbatch *b, uint32_t *x, int fast,
+                       double *out) {
+    if (fast && l->shadow) {
+        leap__gbdt_raw_batch(l->shadow, b, out);
+        return;
+    }
+    const gbdt_model *g = l->gb;
+    const float *w = ((const lr_model *)l->lr)->w;
+    const float lv = (float)l->o.lr_leaf_value;
+    for (size_t r = 0; r < b->n_rows; r++) {
+        leap__gbdt_decode_row(g, b, r, x);
+        double s = 0;
+        for (uint32_t i = 0; i < g->n_trees; i++) {
+            const gb_tree *T = &g->trees[i];
+            s += (double)(w[gb_descend(g->nodes, g->cat_words, T->root, T->depth, x)] * lv);
+        }
+        out[r] = s;
+    }
+}
+
+static void predict(const leap_model *m, const leap_fbatch *b, int fast, float *p) {
     const gblr_model *l = (const gblr_model *)m;
     const gbdt_model *g = l->gb;
     const lr_model *lr = (const lr_model *)l->lr;
-    if (!lr) { /* not trained */
+    /* not GB_MAX_FEATURES on the stack: server threads' stacks are small */
+    uint32_t xs[256], *x = g->F <= 256 ? xs : malloc((size_t)g->F * sizeof *x);
+    if (!lr || !x) { /* not trained, or out of memory */
         for (size_t r = 0; r < b->n_rows; r++)
             p[r] = 0.5f;
+        if (x != xs) free(x);
         return;
     }
     const float *w = lr->w;
     const uint32_t space = l->lrfz.n_buckets;
-    /* not GB_MAX_FEATURES on the stack: server threads have ~100 KB */
-    uint32_t xs[256], *x = g->F <= 256 ? xs : malloc((size_t)g->F * sizeof *x);
-    if (!x) {
-        for (size_t r = 0; r < b->n_rows; r++)
-            p[r] = 0.5f;
-        return;
-    }
-    for (size_t r = 0; r < b->n_rows; r++) {
-        leap__gbdt_decode_row(g, b, r, x);
-        float s = w[lr->D - 1];
-        const float lv = (float)l->o.lr_leaf_value;
-        for (uint32_t i = 0; i < g->n_trees; i++) {
-            const gb_tree *T = &g->trees[i];
-            s += w[gb_descend(g->nodes, g->cat_words, T->root, T->depth, x)] * lv;
+    double lt[GBLR_BLOCK], mg[GBLR_BLOCK];
+    for (size_t r0 = 0; r0 < b->n_rows; r0 += GBLR_BLOCK) {
+        size_t nr = b->n_rows - r0 < GBLR_BLOCK ? b->n_rows - r0 : GBLR_BLOCK;
+        leap_fbatch sub = *b;
+        sub.n_rows = nr;
+        sub.row_ptr = b->row_ptr + r0;
+        leaf_terms(l, &sub, x, fast, lt);
+        if (l->stacked) leap__gbdt_raw_batch(g, &sub, mg); /* the trees' own score */
+        for (size_t i = 0; i < nr; i++) {
+            size_t r = r0 + i;
+            float s = w[lr->D - 1] + (float)lt[i];
+            if (l->o.lr_raw)
+                for (uint32_t j = b->row_ptr[r]; j < b->row_ptr[r + 1]; j++)
+                    if (b->idx[j] < space - l->raw_off) s += w[l->raw_off + b->idx[j]] * b->val[j];
+            if (l->stacked) s += w[l->margin_idx] * (float)mg[i];
+            p[r] = sigmoidf_clamped(s);
         }
-        if (l->o.lr_raw)
-            for (uint32_t j = b->row_ptr[r]; j < b->row_ptr[r + 1]; j++)
-                if (b->idx[j] < space - l->raw_off) s += w[l->raw_off + b->idx[j]] * b->val[j];
-        if (l->stacked) {
-            double mg = g->base_score; /* summed as leap__gbdt_raw_batch sums it */
-            for (uint32_t i = 0; i < g->n_trees; i++) {
-                const gb_tree *T = &g->trees[i];
-                mg += g->nodes[gb_descend(g->nodes, g->cat_words, T->root, T->depth, x)].value;
-            }
-            s += w[l->margin_idx] * (float)mg;
-        }
-        p[r] = sigmoidf_clamped(s);
     }
     if (x != xs) free(x);
+}
+
+static void gblr_predict_batch(const leap_model *m, const leap_fbatch *b, float *p) {
+    predict(m, b, 1, p);
+}
+
+void leap__gblr_predict_ref(const leap_model *m, const leap_fbatch *b, float *p) {
+    predict(m, b, 0, p);
 }
 
 static void gblr_refresh(leap_model *m) {
     gblr_model *l = (gblr_model *)m;
     if (l->lr) leap_model_lr.refresh(l->lr);
+    shadow_build(l);
 }
 
 /* ---- payload ----------------------------------------------------------------------------
@@ -464,6 +542,7 @@ static int gblr_load(const void *opts, const leap_featurizer *fz, const uint8_t 
         gblr_destroy(&l->base);
         return rc;
     }
+    shadow_build(l);
     *out = &l->base;
     return LEAP_OK;
 }

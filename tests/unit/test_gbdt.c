@@ -1229,6 +1229,13 @@ TEST(gbdt_lr_trains_and_round_trips) {
     }
     ll /= (double)d.n;
     ASSERT_TRUE(ll < base - 0.05);
+    for (size_t k = 0; k < d.nb; k++) { /* the scoring layout sums what the nodes sum */
+        ops->predict_batch(m, &d.b[k], p1);
+        leap__gblr_predict_ref(m, &d.b[k], p2);
+        for (size_t r = 0; r < d.b[k].n_rows; r++)
+            if (p1[r] != p2[r])
+                TH_FAIL("row %zu of batch %zu: layout %g, nodes %g", r, k, p1[r], p2[r]);
+    }
     leap_buf pl = {0};
     ASSERT_OK(ops->save(m, &pl, &err));
     ASSERT_OK(ops->load(o, &fz, pl.p, pl.len, &m2, &err));
@@ -1361,6 +1368,13 @@ TEST(gbdt_lr_stacked_trains_and_round_trips) {
     }
     ll /= (double)d.n;
     ASSERT_TRUE(ll < base - 0.05);
+    for (size_t k = 0; k < d.nb; k++) { /* the scoring layout sums what the nodes sum */
+        ops->predict_batch(m, &d.b[k], p1);
+        leap__gblr_predict_ref(m, &d.b[k], p2);
+        for (size_t r = 0; r < d.b[k].n_rows; r++)
+            if (p1[r] != p2[r])
+                TH_FAIL("row %zu of batch %zu: layout %g, nodes %g", r, k, p1[r], p2[r]);
+    }
     leap_buf pl = {0};
     ASSERT_OK(ops->save(m, &pl, &err));
     ASSERT_EQ_INT(leap_get_u32(pl.p + 24), 1); /* flags: stacked */
