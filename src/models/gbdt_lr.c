@@ -10,11 +10,11 @@
  * 0.70 against 0.77). Keeping the trees' rows away from the LR (lr_holdout,
  * as scikit-learn's tree-embedding example does) halves what each part
  * learns and still lost to plain LR on the shared Criteo samples. Instead, a
- * leaf enters the LR with the value lr_leaf_value (0.05): FTRL's steps on a
+ * leaf enters the LR with the value lr_leaf_value (0.03): FTRL's steps on a
  * leaf's contribution shrink by that factor and its L1/L2 penalties weigh
  * correspondingly more, so the LR leans on the original features and takes
  * from the leaves what they add. The defaults (no holdout, lr_leaf_value
- * 0.05, lr_alpha 0.05, 3 epochs) were chosen on validation splits of the
+ * 0.03, lr_alpha 0.05, 3 epochs) were chosen on validation splits of the
  * training rows (bench/gbdt_lr_valid.py), never on a test set.
  *
  * The LR is lr.c's model used through its ops (create, train_batch, state,
@@ -57,7 +57,7 @@ static const leap_opt_def gblr_defs[] = {
      "passes of FTRL over the training data"},
     {"lr_raw", LEAP_OPT_BOOL, offsetof(gblr_opts, lr_raw), 1, 0, 1, NULL,
      "the LR sees the original features next to the leaves"},
-    {"lr_leaf_value", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_leaf_value), 0.05, 1e-3, 1, NULL,
+    {"lr_leaf_value", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_leaf_value), 0.03, 1e-3, 1, NULL,
      "value of a leaf feature in the LR: its contribution learns this much slower"},
     {"lr_holdout", LEAP_OPT_FLOAT, offsetof(gblr_opts, lr_holdout), 0, 0, 0.9, NULL,
      "share of the training rows kept out of the trees for the LR (0 = all rows for both)"},
