@@ -28,7 +28,6 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import paired  # noqa: E402
 from lr_compare import run, split_lines  # noqa: E402
 
 DEEP = ["--set", "embedding_dim=16", "--set", "hidden=400,400,400", "--set", "batch_size=1024",
@@ -149,10 +148,10 @@ def bench_one(a, name, src, work, infer, torch_on):
     L["lr"] = leap_model(a.leap, work, trd, ted, "lr", "lr", hb, a.threads, None)
     L["fm"] = leap_model(a.leap, work, trd, ted, "fm", "fm", hb + a.fm_sets, a.threads, None)
     L["ffm"] = leap_model(a.leap, work, trd, ted, "ffm", "ffm", hb + a.ffm_sets, a.threads, None)
-    y, p_lr = paired.scores(a.leap, L["lr"]["bundle"], ted)
     for k in ("fm", "ffm"):  # the difference's standard error on these test rows (paired)
-        L[k]["logloss_minus_lr_se"] = paired.logloss_diff(y, paired.scores(
-            a.leap, L[k]["bundle"], ted)[1], p_lr)[1]
+        _, _, pr = run(["/usr/bin/python3", os.path.join(HERE, "paired.py"), a.leap,
+                        L[k]["bundle"], L["lr"]["bundle"], ted])
+        L[k]["logloss_minus_lr_se"] = json.loads(pr.strip().splitlines()[-1])["logloss_diff_se"]
     # (a later --set wins: FFM runs at its own hash_bits; LR and FM at the common one)
     for kind in ("deepfm", "dcn_v2", "dlrm"):
         L[kind] = leap_model(a.leap, work, trd, ted, kind, kind, hb + DEEP, a.threads, infer)

@@ -30,7 +30,6 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import paired  # noqa: E402
 from lr_compare import run, split_lines  # noqa: E402
 
 
@@ -92,9 +91,9 @@ def leap_side(leap, score_bench, train, test, work, a):
         _, _, ev = run([leap, "eval", "--model", mp, "--data", tds, "--json"])
         r[name + "_auc"] = json.loads(ev)["metrics"]["auc"]
     # the difference's standard error on these test rows (paired: DeLong)
-    y, p_gl = paired.scores(leap, os.path.join(work, "gbdt_lr.leap"), tds)
-    _, p_lr = paired.scores(leap, os.path.join(work, "lr.leap"), tds)
-    r["gbdt_lr_minus_lr_auc_se"] = paired.auc_diff(y, p_gl, p_lr)[3]
+    _, _, pr = run(["/usr/bin/python3", os.path.join(HERE, "paired.py"), leap,
+                    os.path.join(work, "gbdt_lr.leap"), os.path.join(work, "lr.leap"), tds])
+    r["gbdt_lr_minus_lr_auc_se"] = json.loads(pr.strip().splitlines()[-1])["auc_diff_se"]
     return r
 
 

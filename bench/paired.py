@@ -11,11 +11,20 @@ standard error of their difference is what matters, not each score's own:
   scores(leap, model, data)  (labels, probabilities) from `leap predict`.
 
 Used by bench/gbdt_compare.py (gbdt_lr vs lr) and bench/deep_compare.py
-(fm, ffm vs lr). |z| = |difference| / s.e. below 2 means the test set cannot
-tell the two models apart.
+(fm, ffm vs lr) as a command, so that numpy and scipy never load into the
+benchmark's own process (whose size wait4() would charge to every later
+child's peak RSS):
+
+  paired.py LEAP MODEL_A MODEL_B DATA.lds   -> one JSON line: auc_a, auc_b,
+      auc_diff, auc_diff_se, logloss_diff, logloss_diff_se (a minus b)
+
+|z| = |difference| / s.e. below 2 means the test set cannot tell the two
+models apart.
 """
+import json
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -64,3 +73,21 @@ def logloss_diff(y, a, b):
         return -np.where(y, np.log(p), np.log(1 - p))
     d = ll(a) - ll(b)
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit("usage: paired.py LEAP MODEL_A MODEL_B DATA.lds")
+    leap, ma, mb, data = sys.argv[1:]
+    y, a = scores(leap, ma, data)
+    y2, b = scores(leap, mb, data)
+    if not np.array_equal(y, y2):
+        sys.exit("paired.py: the two models' label columns differ")
+    r = dict(zip(("auc_a", "auc_b", "auc_diff", "auc_diff_se"), auc_diff(y, a, b)))
+    r.update(zip(("logloss_diff", "logloss_diff_se"), logloss_diff(y, a, b)))
+    print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
