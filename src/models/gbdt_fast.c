@@ -298,35 +298,49 @@ static double scalar_one(const gbdt_model *g, const gb_fast *f, const uint8_t *x
 /* ---- AVX2 ------------------------------------------------------------------------ */
 
 #if GBF_X86
-/* The next nodes k of 8 lanes after node tests nd on codes c (0..255):
- * 2k+1 left, 2k+2 right. AVX2 has no unsigned compare, but both sides of the
- * ordinal test are bytes, so a signed one does; categorical lanes (nd's sign
- * bit) gather their bitset words, and only when there are any. */
-GBF_AVX2 static inline __m256i v8step(__m256i nd, __m256i c, __m256i k, const uint32_t *words) {
-    const __m256i ff = _mm256_set1_epi32(0xff), one = _mm256_set1_epi32(1);
+/* -1 in the lanes that go right at ordinal node tests nd on codes c (0..255).
+ * AVX2 has no unsigned compare, but both sides are bytes, so a signed one does. */
+GBF_AVX2 static inline __m256i v8right(__m256i nd, __m256i c) {
+    const __m256i ff = _mm256_set1_epi32(0xff);
     __m256i b = _mm256_and_si256(_mm256_srli_epi32(nd, 16), ff);
     __m256i cm = _mm256_and_si256(_mm256_sub_epi32(c, _mm256_srli_epi32(nd, 8)), ff);
-    __m256i right = _mm256_cmpgt_epi32(cm, b); /* -1: right */
+    return _mm256_cmpgt_epi32(cm, b);
+}
+
+/* right with its categorical lanes (nd's sign bit) replaced by their test:
+ * right iff bit c%32 of their bitset word w is clear. */
+GBF_AVX2 static inline __m256i v8right_cat(__m256i right, __m256i nd, __m256i c, __m256i w) {
+    __m256i bit = _mm256_srlv_epi32(w, _mm256_and_si256(c, _mm256_set1_epi32(31)));
+    __m256i rc =
+        _mm256_cmpeq_epi32(_mm256_and_si256(bit, _mm256_set1_epi32(1)), _mm256_setzero_si256());
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(right), _mm256_castsi256_ps(rc),
+                                                _mm256_castsi256_ps(nd)));
+}
+
+/* The next nodes: 2k+1 (left) or 2k+2 (right = -1). */
+GBF_AVX2 static inline __m256i v8next(__m256i k, __m256i right) {
+    return _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(k, k), _mm256_set1_epi32(1)), right);
+}
+
+/* The next nodes k of 8 lanes after node tests nd on codes c; categorical
+ * lanes gather their bitset words, and only when there are any. */
+GBF_AVX2 static inline __m256i v8step(__m256i nd, __m256i c, __m256i k, const uint32_t *words) {
+    __m256i right = v8right(nd, c);
     if (_mm256_movemask_ps(_mm256_castsi256_ps(nd))) {
         __m256i wi = _mm256_add_epi32(
             _mm256_and_si256(_mm256_srli_epi32(nd, 8), _mm256_set1_epi32(GBF_WORD_MAX)),
             _mm256_srli_epi32(c, 5));
         __m256i w =
             _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)words, wi, nd, 4);
-        __m256i bit =
-            _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(c, _mm256_set1_epi32(31))), one);
-        __m256i rc = _mm256_cmpeq_epi32(bit, _mm256_setzero_si256());
-        right = _mm256_castps_si256(_mm256_blendv_ps(
-            _mm256_castsi256_ps(right), _mm256_castsi256_ps(rc), _mm256_castsi256_ps(nd)));
+        right = v8right_cat(right, nd, c, w);
     }
-    k = _mm256_add_epi32(_mm256_add_epi32(k, k), one);
-    return _mm256_sub_epi32(k, right);
+    return v8next(k, right);
 }
 
 /* Raw scores of nr <= GBF_ROWS decoded rows xb[nr][S] (s holds the base;
  * xb readable 3 bytes past the last row; xt the block by feature, xt[j][row]):
  * 8 rows per vector, GBF_NV2 vectors interleaved so their gathers overlap. */
-#define GBF_NV2 4
+#define GBF_NV2 8
 GBF_AVX2 static void avx2_rows(const gbdt_model *g, const gb_fast *f, const uint8_t *xb,
                                const uint8_t *xt, size_t S, size_t nr, double *s) {
     const uint32_t D = f->depth, NI = f->n_int;
@@ -352,21 +366,58 @@ GBF_AVX2 static void avx2_rows(const gbdt_model *g, const gb_fast *f, const uint
             const float *L = f->leaf + ((size_t)t << D);
             for (int v = 0; v < nv; v++)
                 k[v] = _mm256_setzero_si256();
-            if (D > 0) { /* the root: one node, its feature's codes from a column of xt */
-                const uint8_t *col = xt + (size_t)(N[0] & 0xff) * GBF_ROWS + r0;
-                const __m256i nd = _mm256_set1_epi32((int)N[0]);
-                for (int v = 0; v < nv; v++) {
-                    __m256i c =
-                        _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(col + 8 * v)));
-                    k[v] = v8step(nd, c, k[v], g->cat_words);
-                }
-            }
-            for (uint32_t d = 1; d < D; d++) {
-                /* levels 1..3 (at most 8 nodes) sit in one register, deeper
-                 * levels gather */
+            for (uint32_t d = 0; d < D; d++) {
+                /* levels 0..3 (at most 8 nodes) sit in one register, deeper
+                 * levels gather; at levels 0..2 (at most 4 nodes) the codes
+                 * come from their features' columns of xt, no gather */
                 const uint32_t first = (1u << d) - 1;
                 const __m256i t0 = _mm256_loadu_si256((const __m256i *)(N + first));
                 const __m256i fv = _mm256_set1_epi32((int)first);
+                if (d <= 2) {
+                    /* and the (at most 4) bitset words of categorical nodes
+                     * sit in registers */
+                    const uint8_t *col[4];
+                    __m256i ws[4];
+                    int anycat = 0;
+                    for (uint32_t j = 0; j < 4; j++) {
+                        uint32_t nd = N[first + (j <= first ? j : 0)];
+                        col[j] = xt + (size_t)(nd & 0xff) * GBF_ROWS + r0;
+                        ws[j] = _mm256_setzero_si256();
+                        if (nd & GBF_CAT) {
+                            ws[j] = _mm256_loadu_si256(
+                                (const __m256i *)(g->cat_words + ((nd >> 8) & GBF_WORD_MAX)));
+                            anycat = 1;
+                        }
+                    }
+                    for (int v = 0; v < nv; v++) {
+                        __m256i rel = _mm256_sub_epi32(k[v], fv);
+                        __m256 b0 = _mm256_castsi256_ps(_mm256_slli_epi32(rel, 31));
+                        __m256 b1 = _mm256_castsi256_ps(_mm256_slli_epi32(rel, 30));
+#define GBF_COL8(j)                                                                                \
+    _mm256_castsi256_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(col[j] + 8 * v))))
+                        __m256 c = GBF_COL8(0);
+                        if (d >= 1) c = _mm256_blendv_ps(c, GBF_COL8(1), b0);
+                        if (d == 2)
+                            c = _mm256_blendv_ps(c, _mm256_blendv_ps(GBF_COL8(2), GBF_COL8(3), b0),
+                                                 b1);
+#undef GBF_COL8
+                        __m256i nd = _mm256_permutevar8x32_epi32(t0, rel);
+                        __m256i ci = _mm256_castps_si256(c), right = v8right(nd, ci);
+                        if (anycat) {
+                            __m256i wi = _mm256_srli_epi32(ci, 5);
+#define GBF_W8(j) _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(ws[j], wi))
+                            __m256 w = GBF_W8(0);
+                            if (d >= 1) w = _mm256_blendv_ps(w, GBF_W8(1), b0);
+                            if (d == 2)
+                                w = _mm256_blendv_ps(w, _mm256_blendv_ps(GBF_W8(2), GBF_W8(3), b0),
+                                                     b1);
+#undef GBF_W8
+                            right = v8right_cat(right, nd, ci, _mm256_castps_si256(w));
+                        }
+                        k[v] = v8next(k[v], right);
+                    }
+                    continue;
+                }
                 for (int v = 0; v < nv; v++) {
                     __m256i nd;
                     if (d <= 3)
