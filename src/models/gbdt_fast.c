@@ -367,9 +367,11 @@ GBF_AVX2 static void avx2_rows(const gbdt_model *g, const gb_fast *f, const uint
             for (int v = 0; v < nv; v++)
                 k[v] = _mm256_setzero_si256();
             for (uint32_t d = 0; d < D; d++) {
-                /* levels 0..3 (at most 8 nodes) sit in one register, deeper
-                 * levels gather; at levels 0..2 (at most 4 nodes) the codes
-                 * come from their features' columns of xt, no gather */
+                /* the nodes of levels 0..5 (at most 32) are picked from
+                 * registers by permutation, deeper levels gather (a gather's
+                 * latency, not its throughput, bounds this loop); at levels
+                 * 0..2 (at most 4 nodes) the codes come from their features'
+                 * columns of xt, no gather */
                 const uint32_t first = (1u << d) - 1;
                 const __m256i t0 = _mm256_loadu_si256((const __m256i *)(N + first));
                 const __m256i fv = _mm256_set1_epi32((int)first);
@@ -420,10 +422,24 @@ GBF_AVX2 static void avx2_rows(const gbdt_model *g, const gb_fast *f, const uint
                 }
                 for (int v = 0; v < nv; v++) {
                     __m256i nd;
-                    if (d <= 3)
-                        nd = _mm256_permutevar8x32_epi32(t0, _mm256_sub_epi32(k[v], fv));
-                    else
+                    __m256i rel = _mm256_sub_epi32(k[v], fv);
+                    if (d <= 3) {
+                        nd = _mm256_permutevar8x32_epi32(t0, rel);
+                    } else if (d <= 5) {
+                        /* a permutation per 8 nodes, blends on the bits above */
+#define GBF_N8(j)                                                                                  \
+    _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(                                               \
+        _mm256_loadu_si256((const __m256i *)(N + first + 8 * (j))), rel))
+                        __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(rel, 28));
+                        __m256 np = _mm256_blendv_ps(GBF_N8(0), GBF_N8(1), b3);
+                        if (d == 5)
+                            np = _mm256_blendv_ps(np, _mm256_blendv_ps(GBF_N8(2), GBF_N8(3), b3),
+                                                  _mm256_castsi256_ps(_mm256_slli_epi32(rel, 27)));
+                        nd = _mm256_castps_si256(np);
+#undef GBF_N8
+                    } else {
                         nd = _mm256_i32gather_epi32((const int *)N, k[v], 4);
+                    }
                     __m256i at = _mm256_add_epi32(roff[v], _mm256_and_si256(nd, ff));
                     __m256i c =
                         _mm256_and_si256(_mm256_i32gather_epi32((const int *)xb, at, 1), ff);
