@@ -322,18 +322,22 @@ GBF_AVX2 static inline __m256i v8next(__m256i k, __m256i right) {
     return _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(k, k), _mm256_set1_epi32(1)), right);
 }
 
-/* The next nodes k of 8 lanes after node tests nd on codes c; categorical
- * lanes gather their bitset words, and only when there are any. */
+/* The bitset words of the categorical lanes of node tests nd at codes c
+ * (gathered; 0 in the other lanes). */
+GBF_AVX2 static inline __m256i v8words(__m256i nd, __m256i c, const uint32_t *words) {
+    __m256i wi = _mm256_add_epi32(
+        _mm256_and_si256(_mm256_srli_epi32(nd, 8), _mm256_set1_epi32(GBF_WORD_MAX)),
+        _mm256_srli_epi32(c, 5));
+    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)words, wi, nd, 4);
+}
+
+/* The next nodes k of 8 lanes after node tests nd on codes c; the bitset
+ * words are gathered only when some lane is categorical (rows of one block
+ * share each tree's top levels, so the branch predicts well there). */
 GBF_AVX2 static inline __m256i v8step(__m256i nd, __m256i c, __m256i k, const uint32_t *words) {
     __m256i right = v8right(nd, c);
-    if (_mm256_movemask_ps(_mm256_castsi256_ps(nd))) {
-        __m256i wi = _mm256_add_epi32(
-            _mm256_and_si256(_mm256_srli_epi32(nd, 8), _mm256_set1_epi32(GBF_WORD_MAX)),
-            _mm256_srli_epi32(c, 5));
-        __m256i w =
-            _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)words, wi, nd, 4);
-        right = v8right_cat(right, nd, c, w);
-    }
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(nd)))
+        right = v8right_cat(right, nd, c, v8words(nd, c, words));
     return v8next(k, right);
 }
 
@@ -507,7 +511,10 @@ GBF_AVX2 static double avx2_one(const gbdt_model *g, const gb_fast *f, const uin
                            : _mm256_and_si256(_mm256_i32gather_epi32((const int *)x,
                                                                      _mm256_and_si256(nd, ff), 1),
                                               ff);
-                k[v] = v8step(nd, c, k[v], g->cat_words);
+                /* lanes are trees: which are categorical follows no
+                 * pattern, so no branch on it */
+                __m256i right = v8right_cat(v8right(nd, c), nd, c, v8words(nd, c, g->cat_words));
+                k[v] = v8next(k[v], right);
             }
         for (int v = 0; v < nv; v++) {
             __m256i slot = _mm256_add_epi32(_mm256_slli_epi32(t[v], (int)D),
