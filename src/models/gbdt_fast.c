@@ -478,7 +478,7 @@ GBF_AVX2 static inline __m256i v8codes64(const __m256i xr[4], __m256i nd) {
     return _mm256_and_si256(_mm256_blendv_epi8(c01, c23, b5), _mm256_set1_epi32(0xff));
 }
 
-/* acc plus the leaves of one decoded row x (width >= max(64, F) + 3): 8 trees
+/* acc plus the leaves of one decoded row x (max(64, F + 3) bytes): 8 trees
  * per vector, GBF_NV2 vectors side by side (their gathers overlap); codes by
  * vpshufb when F <= 64, else gathered; the leaf values are then added in
  * tree order. */
