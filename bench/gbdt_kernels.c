@@ -1,11 +1,11 @@
 /* gbdt_kernels.c — each GBDT scoring kernel on the same model and rows:
  * the reference descent of the trained nodes, the portable scalar kernel
- * and (where the CPU has it) the AVX-512 kernel. Prints batch rows/s (one
+ * and (where the CPU has them) the AVX2 and AVX-512 kernels. Prints batch rows/s (one
  * thread, best of 3) and one-row latency p50/p99 of the model alone, and
  * checks that every kernel gives the reference's bits.
  *
  *   gbdt_kernels MODEL.leap DATA.lds [KERNEL]   (a gbdt model; KERNEL: only that one,
- *                                                reference|scalar|avx512, e.g. under perf)
+ *                                                reference|scalar|avx2|avx512, e.g. under perf)
  */
 #include "leap/bundle.h"
 #include "leap/dataset.h"
@@ -64,10 +64,9 @@ int main(int argc, char **argv) {
     printf("%zu rows, %u trees, layout depth %u (%s)\n", rows, g->n_trees,
            g->fast ? g->fast->depth : 0, g->fast ? "complete trees" : "no layout");
     double *ref = malloc(rows * sizeof *ref), *s = malloc(rows * sizeof *s);
-    static const char *names[] = {"reference", "scalar", "avx512"};
     for (int k = 0; k < GB_KERNEL_COUNT; k++) {
         if (!leap__gbdt_kernel_available(k) || (k != GB_KERNEL_REF && !g->fast)) continue;
-        if (argc == 4 && strcmp(argv[3], names[k]) != 0) continue;
+        if (argc == 4 && strcmp(argv[3], leap__gbdt_kernel_name(k)) != 0) continue;
         double best = 1e30;
         for (int rep = 0; rep < 3; rep++) {
             double t0 = leap_now();
@@ -98,7 +97,8 @@ int main(int argc, char **argv) {
         qsort(lat, L, sizeof *lat, cmpd);
         printf("%-10s batch %9.0f rows/s   1-row p50 %6.2f us  p99 %6.2f us   rows differing "
                "from the reference: %zu\n",
-               names[k], rows / best, lat[L / 2] * 1e6, lat[L * 99 / 100] * 1e6, diff);
+               leap__gbdt_kernel_name(k), rows / best, lat[L / 2] * 1e6, lat[L * 99 / 100] * 1e6,
+               diff);
     }
     return 0;
 }

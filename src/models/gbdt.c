@@ -528,7 +528,7 @@ void leap__gbdt_describe(const gbdt_model *g, const leap_featurizer *fz, FILE *f
             (unsigned long long)leaves, g->n_trees ? depth / g->n_trees : 0.0);
     if (g->fast)
         fprintf(f, "gbdt.scoring                 complete trees of depth %u, %s kernel\n",
-                g->fast->depth, g->fast->kernel == GB_KERNEL_AVX512 ? "avx512" : "scalar");
+                g->fast->depth, leap__gbdt_kernel_name(g->fast->kernel));
     else
         fprintf(f, "gbdt.scoring                 trained nodes (no scoring layout)\n");
     /* features by decreasing gain (insertion sort of an index: F is small) */

@@ -26,6 +26,10 @@
  * in tree order, one row at a time, exactly as the reference descent does):
  *   scalar   portable C: a block of rows descends one tree level by level
  *            (batch), or 16 trees side by side (one row);
+ *   avx2     AVX2, picked at run time when AVX-512 is not there: 8 rows per
+ *            vector with gathers (batch), or 8 trees per vector with the
+ *            row's codes looked up by vpshufb from four registers (one row;
+ *            gathered when F > 64);
  *   avx512   AVX-512 F/BW/VBMI, picked at run time: 16 rows per vector with
  *            gathers (batch), or 16 trees per vector with the row's codes
  *            held in one register and looked up by vpermb (one row; F <= 64).
@@ -39,11 +43,12 @@
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define GBF_HAVE_AVX512 1
+#define GBF_X86 1
 #include <immintrin.h>
+#define GBF_AVX2   __attribute__((target("avx2")))
 #define GBF_AVX512 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 #else
-#define GBF_HAVE_AVX512 0
+#define GBF_X86 0
 #endif
 
 /* Packed node: bits 0-7 feature; bit 31 set = categorical.
@@ -174,6 +179,7 @@ void leap__gbdt_fast_build(gbdt_model *g) {
         for (uint32_t t = 0; t < g->n_trees; t++)
             fill(g, f, rank, t, g->trees[t].root, 0, 0);
         f->kernel = GB_KERNEL_SCALAR;
+        if (leap__gbdt_kernel_available(GB_KERNEL_AVX2)) f->kernel = GB_KERNEL_AVX2;
         if (leap__gbdt_kernel_available(GB_KERNEL_AVX512)) f->kernel = GB_KERNEL_AVX512;
         g->fast = f;
         f = NULL;
@@ -188,8 +194,15 @@ int leap__gbdt_kernel_available(int kernel) {
     switch (kernel) {
     case GB_KERNEL_REF:
     case GB_KERNEL_SCALAR: return 1;
+    case GB_KERNEL_AVX2:
+#if GBF_X86
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");
+#else
+        return 0;
+#endif
     case GB_KERNEL_AVX512:
-#if GBF_HAVE_AVX512
+#if GBF_X86
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vbmi");
@@ -198,6 +211,12 @@ int leap__gbdt_kernel_available(int kernel) {
 #endif
     default: return 0;
     }
+}
+
+const char *leap__gbdt_kernel_name(int kernel) {
+    static const char *const names[] = {"reference", "scalar", "avx2", "avx512"};
+    _Static_assert(sizeof names / sizeof names[0] == GB_KERNEL_COUNT, "a name per kernel");
+    return kernel >= 0 && kernel < GB_KERNEL_COUNT ? names[kernel] : "?";
 }
 
 /* ---- decoding ----------------------------------------------------------------- */
@@ -276,9 +295,242 @@ static double scalar_one(const gbdt_model *g, const gb_fast *f, const uint8_t *x
     return acc;
 }
 
+/* ---- AVX2 ------------------------------------------------------------------------ */
+
+#if GBF_X86
+/* -1 in the lanes that go right at ordinal node tests nd on codes c (0..255).
+ * AVX2 has no unsigned compare, but both sides are bytes, so a signed one does. */
+GBF_AVX2 static inline __m256i v8right(__m256i nd, __m256i c) {
+    const __m256i ff = _mm256_set1_epi32(0xff);
+    __m256i b = _mm256_and_si256(_mm256_srli_epi32(nd, 16), ff);
+    __m256i cm = _mm256_and_si256(_mm256_sub_epi32(c, _mm256_srli_epi32(nd, 8)), ff);
+    return _mm256_cmpgt_epi32(cm, b);
+}
+
+/* right with its categorical lanes (nd's sign bit) replaced by their test:
+ * right iff bit c%32 of their bitset word w is clear. */
+GBF_AVX2 static inline __m256i v8right_cat(__m256i right, __m256i nd, __m256i c, __m256i w) {
+    __m256i bit = _mm256_srlv_epi32(w, _mm256_and_si256(c, _mm256_set1_epi32(31)));
+    __m256i rc =
+        _mm256_cmpeq_epi32(_mm256_and_si256(bit, _mm256_set1_epi32(1)), _mm256_setzero_si256());
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(right), _mm256_castsi256_ps(rc),
+                                                _mm256_castsi256_ps(nd)));
+}
+
+/* The next nodes: 2k+1 (left) or 2k+2 (right = -1). */
+GBF_AVX2 static inline __m256i v8next(__m256i k, __m256i right) {
+    return _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(k, k), _mm256_set1_epi32(1)), right);
+}
+
+/* The bitset words of the categorical lanes of node tests nd at codes c
+ * (gathered; 0 in the other lanes). */
+GBF_AVX2 static inline __m256i v8words(__m256i nd, __m256i c, const uint32_t *words) {
+    __m256i wi = _mm256_add_epi32(
+        _mm256_and_si256(_mm256_srli_epi32(nd, 8), _mm256_set1_epi32(GBF_WORD_MAX)),
+        _mm256_srli_epi32(c, 5));
+    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)words, wi, nd, 4);
+}
+
+/* The next nodes k of 8 lanes after node tests nd on codes c; the bitset
+ * words are gathered only when some lane is categorical (rows of one block
+ * share each tree's top levels, so the branch predicts well there). */
+GBF_AVX2 static inline __m256i v8step(__m256i nd, __m256i c, __m256i k, const uint32_t *words) {
+    __m256i right = v8right(nd, c);
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(nd)))
+        right = v8right_cat(right, nd, c, v8words(nd, c, words));
+    return v8next(k, right);
+}
+
+/* Raw scores of nr <= GBF_ROWS decoded rows xb[nr][S] (s holds the base;
+ * xb readable 3 bytes past the last row; xt the block by feature, xt[j][row]):
+ * 8 rows per vector, GBF_NV2 vectors interleaved so their gathers overlap. */
+#define GBF_NV2 8
+GBF_AVX2 static void avx2_rows(const gbdt_model *g, const gb_fast *f, const uint8_t *xb,
+                               const uint8_t *xt, size_t S, size_t nr, double *s) {
+    const uint32_t D = f->depth, NI = f->n_int;
+    const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256i ff = _mm256_set1_epi32(0xff);
+    double acc[8 * GBF_NV2];
+    for (size_t r0 = 0; r0 < nr; r0 += 8 * GBF_NV2) {
+        size_t n = nr - r0 < 8 * GBF_NV2 ? nr - r0 : 8 * GBF_NV2;
+        int nv = (int)((n + 7) / 8);
+        __m256i roff[GBF_NV2], k[GBF_NV2];
+        __m256d lo[GBF_NV2], hi[GBF_NV2];
+        memcpy(acc, s + r0, n * sizeof *acc);
+        for (int v = 0; v < nv; v++) {
+            /* lanes past the last row repeat it; their sums are not stored */
+            __m256i row = _mm256_add_epi32(lane, _mm256_set1_epi32((int)(r0 + 8 * (size_t)v)));
+            row = _mm256_min_epu32(row, _mm256_set1_epi32((int)(nr - 1)));
+            roff[v] = _mm256_mullo_epi32(row, _mm256_set1_epi32((int)S));
+            lo[v] = _mm256_loadu_pd(acc + 8 * v);
+            hi[v] = _mm256_loadu_pd(acc + 8 * v + 4);
+        }
+        for (uint32_t t = 0; t < g->n_trees; t++) {
+            const uint32_t *N = f->node + (size_t)t * NI;
+            const float *L = f->leaf + ((size_t)t << D);
+            for (int v = 0; v < nv; v++)
+                k[v] = _mm256_setzero_si256();
+            for (uint32_t d = 0; d < D; d++) {
+                /* the nodes of levels 0..5 (at most 32) are picked from
+                 * registers by permutation, deeper levels gather (a gather's
+                 * latency, not its throughput, bounds this loop); at levels
+                 * 0..2 (at most 4 nodes) the codes come from their features'
+                 * columns of xt, no gather */
+                const uint32_t first = (1u << d) - 1;
+                const __m256i t0 = _mm256_loadu_si256((const __m256i *)(N + first));
+                const __m256i fv = _mm256_set1_epi32((int)first);
+                if (d <= 2) {
+                    /* and the (at most 4) bitset words of categorical nodes
+                     * sit in registers */
+                    const uint8_t *col[4];
+                    __m256i ws[4];
+                    int anycat = 0;
+                    for (uint32_t j = 0; j < 4; j++) {
+                        uint32_t nd = N[first + (j <= first ? j : 0)];
+                        col[j] = xt + (size_t)(nd & 0xff) * GBF_ROWS + r0;
+                        ws[j] = _mm256_setzero_si256();
+                        if (nd & GBF_CAT) {
+                            ws[j] = _mm256_loadu_si256(
+                                (const __m256i *)(g->cat_words + ((nd >> 8) & GBF_WORD_MAX)));
+                            anycat = 1;
+                        }
+                    }
+                    for (int v = 0; v < nv; v++) {
+                        __m256i rel = _mm256_sub_epi32(k[v], fv);
+                        __m256 b0 = _mm256_castsi256_ps(_mm256_slli_epi32(rel, 31));
+                        __m256 b1 = _mm256_castsi256_ps(_mm256_slli_epi32(rel, 30));
+#define GBF_COL8(j)                                                                                \
+    _mm256_castsi256_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(col[j] + 8 * v))))
+                        __m256 c = GBF_COL8(0);
+                        if (d >= 1) c = _mm256_blendv_ps(c, GBF_COL8(1), b0);
+                        if (d == 2)
+                            c = _mm256_blendv_ps(c, _mm256_blendv_ps(GBF_COL8(2), GBF_COL8(3), b0),
+                                                 b1);
+#undef GBF_COL8
+                        __m256i nd = _mm256_permutevar8x32_epi32(t0, rel);
+                        __m256i ci = _mm256_castps_si256(c), right = v8right(nd, ci);
+                        if (anycat) {
+                            __m256i wi = _mm256_srli_epi32(ci, 5);
+#define GBF_W8(j) _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(ws[j], wi))
+                            __m256 w = GBF_W8(0);
+                            if (d >= 1) w = _mm256_blendv_ps(w, GBF_W8(1), b0);
+                            if (d == 2)
+                                w = _mm256_blendv_ps(w, _mm256_blendv_ps(GBF_W8(2), GBF_W8(3), b0),
+                                                     b1);
+#undef GBF_W8
+                            right = v8right_cat(right, nd, ci, _mm256_castps_si256(w));
+                        }
+                        k[v] = v8next(k[v], right);
+                    }
+                    continue;
+                }
+                for (int v = 0; v < nv; v++) {
+                    __m256i nd;
+                    __m256i rel = _mm256_sub_epi32(k[v], fv);
+                    if (d <= 3) {
+                        nd = _mm256_permutevar8x32_epi32(t0, rel);
+                    } else if (d <= 5) {
+                        /* a permutation per 8 nodes, blends on the bits above */
+#define GBF_N8(j)                                                                                  \
+    _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(                                               \
+        _mm256_loadu_si256((const __m256i *)(N + first + 8 * (j))), rel))
+                        __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(rel, 28));
+                        __m256 np = _mm256_blendv_ps(GBF_N8(0), GBF_N8(1), b3);
+                        if (d == 5)
+                            np = _mm256_blendv_ps(np, _mm256_blendv_ps(GBF_N8(2), GBF_N8(3), b3),
+                                                  _mm256_castsi256_ps(_mm256_slli_epi32(rel, 27)));
+                        nd = _mm256_castps_si256(np);
+#undef GBF_N8
+                    } else {
+                        nd = _mm256_i32gather_epi32((const int *)N, k[v], 4);
+                    }
+                    __m256i at = _mm256_add_epi32(roff[v], _mm256_and_si256(nd, ff));
+                    __m256i c =
+                        _mm256_and_si256(_mm256_i32gather_epi32((const int *)xb, at, 1), ff);
+                    k[v] = v8step(nd, c, k[v], g->cat_words);
+                }
+            }
+            for (int v = 0; v < nv; v++) {
+                __m256i slot = _mm256_sub_epi32(k[v], _mm256_set1_epi32((int)NI));
+                __m256 val = _mm256_i32gather_ps(L, slot, 4);
+                lo[v] = _mm256_add_pd(lo[v], _mm256_cvtps_pd(_mm256_castps256_ps128(val)));
+                hi[v] = _mm256_add_pd(hi[v], _mm256_cvtps_pd(_mm256_extractf128_ps(val, 1)));
+            }
+        }
+        for (int v = 0; v < nv; v++) {
+            _mm256_storeu_pd(acc + 8 * v, lo[v]);
+            _mm256_storeu_pd(acc + 8 * v + 4, hi[v]);
+        }
+        memcpy(s + r0, acc, n * sizeof *acc);
+    }
+}
+
+/* Codes x[feature byte of nd] of 8 lanes, for F <= 64: x's 64 bytes sit in
+ * four registers (each 16 bytes in both halves) and vpshufb looks up the low
+ * 4 bits of the feature; bits 4 and 5 pick the register (vpblendvb reads
+ * the top bit of each byte, so they are shifted there). */
+GBF_AVX2 static inline __m256i v8codes64(const __m256i xr[4], __m256i nd) {
+    __m256i b4 = _mm256_slli_epi32(nd, 3), b5 = _mm256_slli_epi32(nd, 2);
+    __m256i c01 =
+        _mm256_blendv_epi8(_mm256_shuffle_epi8(xr[0], nd), _mm256_shuffle_epi8(xr[1], nd), b4);
+    __m256i c23 =
+        _mm256_blendv_epi8(_mm256_shuffle_epi8(xr[2], nd), _mm256_shuffle_epi8(xr[3], nd), b4);
+    return _mm256_and_si256(_mm256_blendv_epi8(c01, c23, b5), _mm256_set1_epi32(0xff));
+}
+
+/* acc plus the leaves of one decoded row x (max(64, F + 3) bytes): 8 trees
+ * per vector, GBF_NV2 vectors side by side (their gathers overlap); codes by
+ * vpshufb when F <= 64, else gathered; the leaf values are then added in
+ * tree order. */
+GBF_AVX2 static double avx2_one(const gbdt_model *g, const gb_fast *f, const uint8_t *x,
+                                double acc) {
+    const uint32_t D = f->depth, NI = f->n_int, T = g->n_trees;
+    const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256i ff = _mm256_set1_epi32(0xff);
+    const int narrow = g->F <= 64;
+    __m256i xr[4];
+    for (int q = 0; q < 4; q++)
+        xr[q] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x + 16 * q)));
+    float val[GBF_NV2 * 8];
+    for (uint32_t t0 = 0; t0 < T; t0 += GBF_NV2 * 8) {
+        uint32_t m = T - t0 < GBF_NV2 * 8 ? T - t0 : GBF_NV2 * 8;
+        int nv = (int)((m + 7) / 8);
+        __m256i t[GBF_NV2], base[GBF_NV2], k[GBF_NV2];
+        for (int v = 0; v < nv; v++) { /* lanes past the last tree repeat it, unused */
+            t[v] = _mm256_min_epu32(_mm256_add_epi32(lane, _mm256_set1_epi32((int)t0 + 8 * v)),
+                                    _mm256_set1_epi32((int)(T - 1)));
+            base[v] = _mm256_mullo_epi32(t[v], _mm256_set1_epi32((int)NI));
+            k[v] = _mm256_setzero_si256();
+        }
+        for (uint32_t d = 0; d < D; d++)
+            for (int v = 0; v < nv; v++) {
+                __m256i nd = _mm256_i32gather_epi32((const int *)f->node,
+                                                    _mm256_add_epi32(base[v], k[v]), 4);
+                __m256i c =
+                    narrow ? v8codes64(xr, nd)
+                           : _mm256_and_si256(_mm256_i32gather_epi32((const int *)x,
+                                                                     _mm256_and_si256(nd, ff), 1),
+                                              ff);
+                /* lanes are trees: which are categorical follows no
+                 * pattern, so no branch on it */
+                __m256i right = v8right_cat(v8right(nd, c), nd, c, v8words(nd, c, g->cat_words));
+                k[v] = v8next(k[v], right);
+            }
+        for (int v = 0; v < nv; v++) {
+            __m256i slot = _mm256_add_epi32(_mm256_slli_epi32(t[v], (int)D),
+                                            _mm256_sub_epi32(k[v], _mm256_set1_epi32((int)NI)));
+            _mm256_storeu_ps(val + 8 * v, _mm256_i32gather_ps(f->leaf, slot, 4));
+        }
+        for (uint32_t j = 0; j < m; j++)
+            acc += val[j];
+    }
+    return acc;
+}
+#endif
+
 /* ---- AVX-512 ---------------------------------------------------------------------- */
 
-#if GBF_HAVE_AVX512
+#if GBF_X86
 /* Which of 16 lanes go left at node tests nd on codes c, their categorical
  * lanes reading bitset word w (one per lane). */
 GBF_AVX512 static inline __mmask16 vleft(__m512i nd, __m512i c, __mmask16 cat, __m512i w) {
@@ -489,25 +741,31 @@ int leap__gbdt_fast_raw(const gbdt_model *g, const leap_fbatch *b, double *s, in
      * whose stacks are ~100 KB (civetweb's), and 32 KB frames nested under a
      * request handler overflowed them. One row or a few use the stack. */
     uint8_t small[256 + 64], *heap = NULL, *xb = small;
-#if GBF_HAVE_AVX512
+#if GBF_X86
     uint8_t *xt = NULL;
 #endif
     if (b->n_rows >= 4) {
         if (!(heap = malloc(2 * (size_t)GBF_ROWS * 256 + 64))) return 0; /* the reference scores */
         xb = heap;
-#if GBF_HAVE_AVX512
+#if GBF_X86
         xt = heap + (size_t)GBF_ROWS * 256 + 64;
 #endif
     }
-    int simd = GBF_HAVE_AVX512 && kernel == GB_KERNEL_AVX512;
+    int simd = GBF_X86 ? kernel : GB_KERNEL_SCALAR;
     for (size_t r0 = 0; r0 < b->n_rows; r0 += GBF_ROWS) {
         size_t nr = b->n_rows - r0 < GBF_ROWS ? b->n_rows - r0 : GBF_ROWS;
         if (nr < 4) { /* a few rows: trees side by side instead */
             for (size_t i = 0; i < nr; i++) {
-                decode(g, f, b, r0 + i, xb, 64 > S ? 64 : S);
-#if GBF_HAVE_AVX512
-                if (simd && S <= 64) {
+                /* >= 64 codes (the one-row kernels load 64), 3 bytes past F
+                 * (avx2_one gathers 4 bytes a code) */
+                decode(g, f, b, r0 + i, xb, S + 3 > 64 ? S + 3 : 64);
+#if GBF_X86
+                if (simd == GB_KERNEL_AVX512 && S <= 64) {
                     s[r0 + i] = avx512_one(g, f, xb, g->base_score);
+                    continue;
+                }
+                if (simd == GB_KERNEL_AVX2) {
+                    s[r0 + i] = avx2_one(g, f, xb, g->base_score);
                     continue;
                 }
 #endif
@@ -520,15 +778,18 @@ int leap__gbdt_fast_raw(const gbdt_model *g, const leap_fbatch *b, double *s, in
             s[r0 + i] = g->base_score;
         }
         memset(xb + nr * S, 0, 4);
-#if GBF_HAVE_AVX512
-        if (simd) { /* the block by feature too: xt[feature][row] */
+#if GBF_X86
+        if (simd != GB_KERNEL_SCALAR) { /* the block by feature too: xt[feature][row] */
             for (size_t j = 0; j < S; j++) {
                 uint8_t *col = xt + j * GBF_ROWS;
                 for (size_t i = 0; i < nr; i++)
                     col[i] = xb[i * S + j];
                 memset(col + nr, 0, GBF_ROWS - nr);
             }
-            avx512_rows(g, f, xb, xt, S, nr, s + r0);
+            if (simd == GB_KERNEL_AVX512)
+                avx512_rows(g, f, xb, xt, S, nr, s + r0);
+            else
+                avx2_rows(g, f, xb, xt, S, nr, s + r0);
             continue;
         }
 #endif

@@ -233,7 +233,7 @@ static inline uint32_t gb_descend(const gb_node *nodes, const uint32_t *words, u
 #define GBF_MAX_DEPTH 10 /* deeper trees are scored from the trained nodes */
 
 /* Kernels that score through the layout; REF descends the trained nodes. */
-enum { GB_KERNEL_REF, GB_KERNEL_SCALAR, GB_KERNEL_AVX512, GB_KERNEL_COUNT };
+enum { GB_KERNEL_REF, GB_KERNEL_SCALAR, GB_KERNEL_AVX2, GB_KERNEL_AVX512, GB_KERNEL_COUNT };
 
 /* Complete trees of `depth` levels, in level order (children of node k:
  * 2k+1 left, 2k+2 right), and rows as one byte "code" per feature. */
@@ -247,7 +247,7 @@ struct gb_fast {
     struct gb_fast_field {
         uint32_t feat, offset, card; /* model feature, its range; card 0: not used */
     } * fld;                         /* [n_fields] by featurizer field */
-    int kernel; /* the fastest kernel this CPU runs: GB_KERNEL_SCALAR or _AVX512 */
+    int kernel; /* the fastest kernel this CPU runs: GB_KERNEL_SCALAR, _AVX2 or _AVX512 */
 };
 
 /* (Re)builds g->fast from the trained nodes; leaves it NULL when the model
@@ -257,6 +257,8 @@ void leap__gbdt_fast_build(gbdt_model *g);
 void leap__gbdt_fast_free(gbdt_model *g);
 /* Whether this CPU runs kernel. */
 int leap__gbdt_kernel_available(int kernel);
+/* The kernel's name ("reference", "scalar", "avx2", "avx512"); "?" out of range. */
+const char *leap__gbdt_kernel_name(int kernel);
 /* Raw scores of b's rows through the layout with kernel; 0 (nothing
  * written) when there is no layout or the kernel cannot run here. Every
  * kernel gives the same bits as the reference descent. */

@@ -196,6 +196,27 @@ static void check_kernels(const gbdt_model *g, uint64_t seed) {
         }
 }
 
+/* The kernels check_kernels skips on this CPU are named, so a run on a
+ * machine without AVX2 or AVX-512 says what it did not test; the layout
+ * picks the fastest one there is (AVX-512 > AVX2 > scalar). */
+TEST(layout_picks_the_fastest_kernel_this_cpu_runs) {
+    int best = GB_KERNEL_SCALAR;
+    for (int k = GB_KERNEL_SCALAR; k < GB_KERNEL_COUNT; k++) {
+        if (leap__gbdt_kernel_available(k))
+            best = k;
+        else
+            printf("  (skipped: no %s scoring kernel on this CPU or build)\n",
+                   leap__gbdt_kernel_name(k));
+    }
+    ASSERT_TRUE(leap__gbdt_kernel_available(GB_KERNEL_REF));
+    ASSERT_TRUE(!leap__gbdt_kernel_available(GB_KERNEL_COUNT));
+    rnd_model m;
+    rnd_model_make(&m, 10, 5, 3, 3);
+    ASSERT_TRUE(m.g->fast != NULL);
+    ASSERT_EQ_INT(m.g->fast->kernel, best);
+    rnd_model_free(&m);
+}
+
 TEST(kernels_match_reference_on_random_trees) {
     /* (features, trees, depth): depth-6 models like the bench's, shallow and
      * deep ones, a tree count that is not a multiple of 16, F > 64 (the
