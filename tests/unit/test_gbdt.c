@@ -1194,8 +1194,83 @@ TEST(wide_fields_are_coarsened_and_folded) {
 /* ---- trees + LR -------------------------------------------------------------------------------
  */
 
+/* Fits gbdt_lr with options o on d and checks what every gbdt_lr must do: log loss well below
+ * the base rate's, scores through the layout equal to the node descent's, a payload round trip
+ * bit for bit, every truncation refused. *out: the model; *pl: its payload (the caller frees
+ * both). */
+static void gblr_fit_checked(const leap_model_ops *ops, const void *o, const leap_featurizer *fz,
+                             data *d, leap_model **out, leap_buf *pl) {
+    leap_err err = {0};
+    leap_model *m = NULL, *m2 = NULL;
+    ASSERT_OK(ops->create(o, fz, &m, &err));
+    *out = m;
+    leap_fit_io io = make_io(d, 2);
+    ASSERT_OK(ops->fit(m, &io, &err));
+    double ybar = 0;
+    for (size_t i = 0; i < d->n; i++)
+        ybar += d->y[i];
+    ybar /= (double)d->n;
+    double base = -(ybar * log(ybar) + (1 - ybar) * log(1 - ybar)), ll = 0;
+    float p1[256], p2[256];
+    size_t at = 0;
+    for (size_t k = 0; k < d->nb; k++) {
+        ops->predict_batch(m, &d->b[k], p1);
+        for (size_t r = 0; r < d->b[k].n_rows; r++, at++)
+            ll += d->y[at] > 0.5f ? -log(p1[r]) : -log(1 - p1[r]);
+        leap__gblr_predict_ref(m, &d->b[k], p2); /* the layout sums what the nodes sum */
+        for (size_t r = 0; r < d->b[k].n_rows; r++)
+            if (p1[r] != p2[r])
+                TH_FAIL("row %zu of batch %zu: layout %g, nodes %g", r, k, p1[r], p2[r]);
+    }
+    ll /= (double)d->n;
+    ASSERT_TRUE(ll < base - 0.05);
+    ASSERT_OK(ops->save(m, pl, &err));
+    ASSERT_OK(ops->load(o, fz, pl->p, pl->len, &m2, &err));
+    for (size_t k = 0; k < d->nb; k++) {
+        ops->predict_batch(m, &d->b[k], p1);
+        ops->predict_batch(m2, &d->b[k], p2);
+        for (size_t r = 0; r < d->b[k].n_rows; r++)
+            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs after load", r, k);
+    }
+    ops->destroy(m2);
+    for (size_t n = 0; n < pl->len; n += 1 + n / 8)
+        if (ops->load(o, fz, pl->p, n, &m2, &err) == LEAP_OK)
+            TH_FAIL("truncated gbdt_lr payload of %zu bytes accepted", n);
+}
+
+/* The payload of an unstacked model m (version 3) rewritten as version `ver` (1: no leaf value,
+ * no flags; 2: no flags) loads and scores as m does. */
+static void older_payload_scores_alike(const leap_model_ops *ops, const void *o,
+                                       const leap_featurizer *fz, data *d, leap_model *m,
+                                       const leap_buf *pl, uint32_t ver) {
+    leap_err err = {0};
+    leap_model *m2 = NULL;
+    ASSERT_EQ_INT(leap_get_u32(pl->p + 24), 0); /* flags: not stacked */
+    size_t hl = ver == 1 ? 16 : 24;
+    uint8_t h[24];
+    memcpy(h, pl->p, hl);
+    leap_put_u32(h + 4, ver);
+    leap_buf old = {0};
+    ASSERT_OK(leap_buf_append(&old, h, hl));
+    ASSERT_OK(leap_buf_append(&old, pl->p + 28, pl->len - 28));
+    int rc = ops->load(o, fz, old.p, old.len, &m2, &err);
+    leap_buf_free(&old);
+    ASSERT_OK(rc);
+    float p1[256], p2[256];
+    for (size_t k = 0; k < d->nb; k++) {
+        ops->predict_batch(m, &d->b[k], p1);
+        ops->predict_batch(m2, &d->b[k], p2);
+        for (size_t r = 0; r < d->b[k].n_rows; r++)
+            if (p1[r] != p2[r]) {
+                ops->destroy(m2);
+                TH_FAIL("row %zu of batch %zu differs in version %u", r, k, ver);
+            }
+    }
+    ops->destroy(m2);
+}
+
 /* gbdt_lr trains, beats the base rate, and survives its payload round trip
- * bit for bit; a truncated payload is refused. */
+ * bit for bit; a truncated payload is refused; versions 1 and 2 still load. */
 TEST(gbdt_lr_trains_and_round_trips) {
     leap_featurizer fz;
     synth_fz(&fz);
@@ -1212,43 +1287,11 @@ TEST(gbdt_lr_trains_and_round_trips) {
     ASSERT_OK(leap_opts_set(ops->opts, o, "min_data_per_group", "20", &err));
     ASSERT_OK(leap_opts_set(ops->opts, o, "lr_epochs", "3", &err));
     leap_model *m = NULL, *m2 = NULL;
-    ASSERT_OK(ops->create(o, &fz, &m, &err));
-    leap_fit_io io = make_io(&d, 2);
-    ASSERT_OK(ops->fit(m, &io, &err));
-    double ybar = 0;
-    for (size_t i = 0; i < d.n; i++)
-        ybar += d.y[i];
-    ybar /= (double)d.n;
-    double base = -(ybar * log(ybar) + (1 - ybar) * log(1 - ybar)), ll = 0;
-    float p1[256], p2[256];
-    size_t at = 0;
-    for (size_t k = 0; k < d.nb; k++) {
-        ops->predict_batch(m, &d.b[k], p1);
-        for (size_t r = 0; r < d.b[k].n_rows; r++, at++)
-            ll += d.y[at] > 0.5f ? -log(p1[r]) : -log(1 - p1[r]);
-    }
-    ll /= (double)d.n;
-    ASSERT_TRUE(ll < base - 0.05);
-    for (size_t k = 0; k < d.nb; k++) { /* the scoring layout sums what the nodes sum */
-        ops->predict_batch(m, &d.b[k], p1);
-        leap__gblr_predict_ref(m, &d.b[k], p2);
-        for (size_t r = 0; r < d.b[k].n_rows; r++)
-            if (p1[r] != p2[r])
-                TH_FAIL("row %zu of batch %zu: layout %g, nodes %g", r, k, p1[r], p2[r]);
-    }
     leap_buf pl = {0};
-    ASSERT_OK(ops->save(m, &pl, &err));
-    ASSERT_OK(ops->load(o, &fz, pl.p, pl.len, &m2, &err));
-    for (size_t k = 0; k < d.nb; k++) {
-        ops->predict_batch(m, &d.b[k], p1);
-        ops->predict_batch(m2, &d.b[k], p2);
-        for (size_t r = 0; r < d.b[k].n_rows; r++)
-            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs after load", r, k);
-    }
-    ops->destroy(m2);
-    for (size_t n = 0; n < pl.len; n += 1 + n / 8)
-        if (ops->load(o, &fz, pl.p, n, &m2, &err) == LEAP_OK)
-            TH_FAIL("truncated gbdt_lr payload of %zu bytes accepted", n);
+    gblr_fit_checked(ops, o, &fz, &d, &m, &pl);
+    if (th_failed_current) return;
+    older_payload_scores_alike(ops, o, &fz, &d, m, &pl, 2);
+    leap_fit_io io = make_io(&d, 2);
     /* a bad leaf value is refused */
     uint8_t keep[8];
     memcpy(keep, pl.p + 16, 8);
@@ -1263,22 +1306,8 @@ TEST(gbdt_lr_trains_and_round_trips) {
     ASSERT_OK(ops->create(o, &fz, &m, &err));
     ASSERT_OK(ops->fit(m, &io, &err));
     ASSERT_OK(ops->save(m, &pl, &err));
-    leap_buf v1 = {0};
-    uint8_t h1[16];
-    memcpy(h1, pl.p, 16);
-    leap_put_u32(h1 + 4, 1);
-    ASSERT_OK(leap_buf_append(&v1, h1, 16));
-    ASSERT_OK(leap_buf_append(&v1, pl.p + 28, pl.len - 28));
     ASSERT_OK(leap_opts_set(ops->opts, o, "lr_leaf_value", "0.05", &err));
-    ASSERT_OK(ops->load(o, &fz, v1.p, v1.len, &m2, &err));
-    for (size_t k = 0; k < d.nb; k++) {
-        ops->predict_batch(m, &d.b[k], p1);
-        ops->predict_batch(m2, &d.b[k], p2);
-        for (size_t r = 0; r < d.b[k].n_rows; r++)
-            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs in version 1", r, k);
-    }
-    ops->destroy(m2);
-    leap_buf_free(&v1);
+    older_payload_scores_alike(ops, o, &fz, &d, m, &pl, 1);
     leap_buf_free(&pl);
     ops->destroy(m);
     data_free(&d);
@@ -1324,7 +1353,7 @@ TEST(left_out_fold_is_unseen) {
 /* Stacked gbdt_lr (lr_stack_folds 3): the LR learns a positive weight for
  * the trees' out-of-fold score, predicts better than the base rate, and
  * survives its payload round trip bit for bit; its flags are checked on
- * load, and a version-2 payload (no flags) still loads unstacked. */
+ * load. */
 TEST(gbdt_lr_stacked_trains_and_round_trips) {
     leap_featurizer fz;
     synth_fz(&fz);
@@ -1341,9 +1370,9 @@ TEST(gbdt_lr_stacked_trains_and_round_trips) {
     ASSERT_OK(leap_opts_set(ops->opts, o, "lr_stack_folds", "3", &err));
     ASSERT_TRUE(leap_opts_set(ops->opts, o, "lr_stack_folds", "11", &err) != LEAP_OK);
     leap_model *m = NULL, *m2 = NULL;
-    ASSERT_OK(ops->create(o, &fz, &m, &err));
-    leap_fit_io io = make_io(&d, 2);
-    ASSERT_OK(ops->fit(m, &io, &err));
+    leap_buf pl = {0};
+    gblr_fit_checked(ops, o, &fz, &d, &m, &pl);
+    if (th_failed_current) return;
     char *text = NULL;
     size_t tlen = 0;
     FILE *f = open_memstream(&text, &tlen);
@@ -1354,66 +1383,9 @@ TEST(gbdt_lr_stacked_trains_and_round_trips) {
     double weight = strtod(sw + strlen("gbdt_lr.score_weight"), NULL);
     ASSERT_TRUE(weight > 0.1); /* the LR trusts the trees' score */
     free(text);
-    double ybar = 0;
-    for (size_t i = 0; i < d.n; i++)
-        ybar += d.y[i];
-    ybar /= (double)d.n;
-    double base = -(ybar * log(ybar) + (1 - ybar) * log(1 - ybar)), ll = 0;
-    float p1[256], p2[256];
-    size_t at = 0;
-    for (size_t k = 0; k < d.nb; k++) {
-        ops->predict_batch(m, &d.b[k], p1);
-        for (size_t r = 0; r < d.b[k].n_rows; r++, at++)
-            ll += d.y[at] > 0.5f ? -log(p1[r]) : -log(1 - p1[r]);
-    }
-    ll /= (double)d.n;
-    ASSERT_TRUE(ll < base - 0.05);
-    for (size_t k = 0; k < d.nb; k++) { /* the scoring layout sums what the nodes sum */
-        ops->predict_batch(m, &d.b[k], p1);
-        leap__gblr_predict_ref(m, &d.b[k], p2);
-        for (size_t r = 0; r < d.b[k].n_rows; r++)
-            if (p1[r] != p2[r])
-                TH_FAIL("row %zu of batch %zu: layout %g, nodes %g", r, k, p1[r], p2[r]);
-    }
-    leap_buf pl = {0};
-    ASSERT_OK(ops->save(m, &pl, &err));
     ASSERT_EQ_INT(leap_get_u32(pl.p + 24), 1); /* flags: stacked */
-    ASSERT_OK(ops->load(o, &fz, pl.p, pl.len, &m2, &err));
-    for (size_t k = 0; k < d.nb; k++) {
-        ops->predict_batch(m, &d.b[k], p1);
-        ops->predict_batch(m2, &d.b[k], p2);
-        for (size_t r = 0; r < d.b[k].n_rows; r++)
-            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs after load", r, k);
-    }
-    ops->destroy(m2);
-    for (size_t n = 0; n < pl.len; n += 1 + n / 8)
-        if (ops->load(o, &fz, pl.p, n, &m2, &err) == LEAP_OK)
-            TH_FAIL("truncated stacked payload of %zu bytes accepted", n);
-    leap_put_u32(pl.p + 24, 2); /* an unknown flag */
+    leap_put_u32(pl.p + 24, 2);                /* an unknown flag */
     ASSERT_TRUE(ops->load(o, &fz, pl.p, pl.len, &m2, &err) == LEAP_ECORRUPT);
-    leap_buf_free(&pl);
-    ops->destroy(m);
-    /* version 2: no flags word, never stacked */
-    ASSERT_OK(leap_opts_set(ops->opts, o, "lr_stack_folds", "0", &err));
-    ASSERT_OK(ops->create(o, &fz, &m, &err));
-    ASSERT_OK(ops->fit(m, &io, &err));
-    ASSERT_OK(ops->save(m, &pl, &err));
-    ASSERT_EQ_INT(leap_get_u32(pl.p + 24), 0);
-    leap_buf v2 = {0};
-    uint8_t h2[24];
-    memcpy(h2, pl.p, 24);
-    leap_put_u32(h2 + 4, 2);
-    ASSERT_OK(leap_buf_append(&v2, h2, 24));
-    ASSERT_OK(leap_buf_append(&v2, pl.p + 28, pl.len - 28));
-    ASSERT_OK(ops->load(o, &fz, v2.p, v2.len, &m2, &err));
-    for (size_t k = 0; k < d.nb; k++) {
-        ops->predict_batch(m, &d.b[k], p1);
-        ops->predict_batch(m2, &d.b[k], p2);
-        for (size_t r = 0; r < d.b[k].n_rows; r++)
-            if (p1[r] != p2[r]) TH_FAIL("row %zu of batch %zu differs in version 2", r, k);
-    }
-    ops->destroy(m2);
-    leap_buf_free(&v2);
     leap_buf_free(&pl);
     ops->destroy(m);
     data_free(&d);
