@@ -20,6 +20,7 @@
  *     field-aware FM                       nn_ffm_fwd / _bwd      (Juan et al. 2016)
  *     DCN-v2 cross layer                   nn_cross_fwd / _bwd    (Wang et al. 2021)
  *     one-row y = xᵀ·W + b, W in fp16      nn_gemv_f16            (scoring; half.c)
+ *     one-row y = xᵀ·W + b, W in int8      nn_gemv_q8             (scoring; half.c)
  *     pairwise dot interaction             nn_dot_fwd / _bwd      (DLRM, Naumov et al. 2019)
  *     weighted logistic loss               nn_logloss
  *     optimizers                           nn_opt_dense, nn_opt_row, nn_lr_at
@@ -243,7 +244,7 @@ int nn_opt_row_states(nn_opt_kind k); /* per element: Adam 2, SGD 1, AdaGrad 0 (
 typedef enum nn_decay { NN_DECAY_NONE, NN_DECAY_LINEAR, NN_DECAY_COSINE } nn_decay;
 float nn_lr_at(float lr, int64_t step, int64_t warmup, nn_decay decay, int64_t total);
 
-/* ---- 16-bit weights for one-row scoring (half.c) ------------------------------ */
+/* ---- 16- and 8-bit weights for one-row scoring (half.c) ------------------------ */
 
 /* IEEE binary16 from a float, rounded to nearest even (beyond ±65504: ±inf;
  * NaN stays NaN), and back (exact). */
@@ -266,6 +267,23 @@ const char *nn_half_kernel_name(int kernel);
 /* nn_gemv_f16 with a given kernel (tests, benchmarks); -1 when this CPU lacks it. */
 int nn_gemv_f16_with(int kernel, int in, int out, const float *x, const uint16_t *W, const float *b,
                      float *y);
+
+/* Quantises src[rows][cols] to int8 with one scale per column: s[j] = max_i
+ * |src[i][j]| / 127, q[i][j] = round(src[i][j] / s[j]) in [-127, 127], and
+ * r[i][j] = q[i][j]·s[j] as a float (r may be src), so |src - r| ≤ s[j]/2. A
+ * column of zeros is exact (s = 0). Returns how many columns int8 cannot hold:
+ * a value not finite, or a scale below FLT_MIN (too few bits left); O(rows·cols). */
+size_t nn_q8_quantise(int rows, int cols, const float *src, int8_t *q, float *s, float *r);
+/* y[out] = x[in]ᵀ · (W[in][out]·s[out]) (+ b[out] when b is non-NULL) for ONE
+ * row, W in int8 with the column scales s of nn_q8_quantise: each y[j] sums
+ * x[i]·W[i][j] in f32 in input order (rows whose x[i] is 0 are not read), then
+ * y[j] = y[j]·s[j] + b[j]. Same kernels (and CPUID choice) as nn_gemv_f16. No
+ * allocation; O(nnz(x)·out). */
+void nn_gemv_q8(int in, int out, const float *x, const int8_t *W, const float *s, const float *b,
+                float *y);
+/* nn_gemv_q8 with a given kernel; -1 when this CPU lacks it. */
+int nn_gemv_q8_with(int kernel, int in, int out, const float *x, const int8_t *W, const float *s,
+                    const float *b, float *y);
 
 /* ---- initialisation ---------------------------------------------------------- */
 

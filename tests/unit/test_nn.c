@@ -16,6 +16,9 @@
 
 #include "nn/blas.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 static uint64_t g_seed = 12345;
 static float frand(void) { return nn_uniform(0x5eed, g_seed++, 1.0f); }
 static void fill(float *x, size_t n, float a) {
@@ -687,6 +690,144 @@ TEST(f16_gemv_kernels_match_a_double_reference) {
     fprintf(stderr, "  kernels run here: plain %d, avx2 %d, avx512 %d (dispatched: %s)\n",
             ran[NN_HALF_PLAIN], ran[NN_HALF_AVX2], ran[NN_HALF_AVX512],
             nn_half_kernel_name(nn_half_kernel()));
+}
+
+/* Per-column int8: s[j] = max|w| / 127 exactly as computed, the largest
+ * weight lands on ±127, and w/s rounded to the nearest step, so with the
+ * division's and r = q·s's float roundings (each ≤ 2^-24 relative, on values
+ * ≤ 127·s) |w - r| ≤ s/2 + 254·2^-24·s. A zero column is exact at s = 0;
+ * columns with a non-finite value or a subnormal scale are counted. */
+TEST(q8_quantise_round_trips_within_half_a_step) {
+    enum { R = 37, C = 21 };
+    float W[R * C], r[R * C], s[C];
+    int8_t q[R * C];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) /* magnitudes from 1e-3 to 1e3 by column */
+            W[i * C + j] = frand() * powf(10.f, (float)(j % 7) - 3.f);
+    for (int i = 0; i < R; i++)
+        W[i * C + 5] = 0.f; /* an all-zero column */
+    ASSERT_EQ_INT(nn_q8_quantise(R, C, W, q, s, r), 0);
+    for (int j = 0; j < C; j++) {
+        float m = 0.f;
+        int top = 0;
+        for (int i = 0; i < R; i++)
+            m = fmaxf(m, fabsf(W[i * C + j]));
+        ASSERT_TRUE(s[j] == m / 127.f);
+        for (int i = 0; i < R; i++) {
+            int k = i * C + j;
+            ASSERT_TRUE(q[k] >= -127 && q[k] <= 127);
+            ASSERT_TRUE(r[k] == (float)q[k] * s[j]);
+            ASSERT_NEAR(r[k], W[k], s[j] / 2 + 254 * 0x1p-24 * s[j]);
+            top |= fabsf(W[k]) == m && abs(q[k]) == 127;
+        }
+        ASSERT_TRUE(j == 5 ? s[j] == 0.f : top);
+    }
+    /* in place (r = src) gives the same values */
+    float W2[R * C];
+    int8_t q2[R * C];
+    memcpy(W2, W, sizeof W);
+    ASSERT_EQ_INT(nn_q8_quantise(R, C, W2, q2, s, W2), 0);
+    ASSERT_TRUE(!memcmp(W2, r, sizeof r) && !memcmp(q2, q, sizeof q));
+    /* columns int8 cannot hold: NaN, inf, a scale below FLT_MIN (1e-37 / 127) */
+    float B[2 * 4] = {1.f, NAN, INFINITY, 1e-37f, -2.f, 0.f, 0.f, 0.f}, Br[8], Bs[4];
+    int8_t Bq[8];
+    ASSERT_EQ_INT(nn_q8_quantise(2, 4, B, Bq, Bs, Br), 3);
+    ASSERT_TRUE(Bs[0] == 2.f / 127.f && Bq[0] == 64 && Bq[4] == -127);
+}
+
+/* Every int8 kernel this CPU has against the product in double over the
+ * dequantised weights, s[j]·Σ x[i]·q[i][j] + b[j]: the kernel's error is its
+ * f32 accumulation (≤ in·2^-24·Σ|x·q|), the product x·q's rounding where it
+ * does not fuse, the multiply by s and the add of b, so
+ * |err| ≤ (in + 3)·2^-24·(s·Σ|x·q| + |b|), with margin 4. Sizes off the
+ * vector widths (16, 8) exercise the masked and scalar tails. */
+TEST(q8_gemv_kernels_match_a_double_reference) {
+    static const int sizes[][2] = {{1, 1},    {7, 3},   {16, 16},   {17, 33},   {64, 128},
+                                   {33, 130}, {300, 1}, {624, 624}, {400, 400}, {5, 250}};
+    int ran[NN_HALF_KERNEL_COUNT] = {0};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        int in = sizes[z][0], out = sizes[z][1];
+        float *W = malloc((size_t)in * out * sizeof *W), *x = malloc((size_t)in * sizeof *x);
+        float *b = malloc((size_t)out * sizeof *b), *y = malloc((size_t)out * sizeof *y);
+        float *s = malloc((size_t)out * sizeof *s);
+        int8_t *q = malloc((size_t)in * out);
+        fill(W, (size_t)in * out, 0.1f);
+        fill(b, (size_t)out, 0.5f);
+        for (int i = 0; i < in; i++) /* half the inputs zero, as after a ReLU */
+            x[i] = frand() > 0 ? frand() : 0.f;
+        ASSERT_EQ_INT(nn_q8_quantise(in, out, W, q, s, W), 0);
+        for (int k = 0; k < NN_HALF_KERNEL_COUNT; k++)
+            for (int withb = 0; withb < 2; withb++) {
+                if (nn_gemv_q8_with(k, in, out, x, q, s, withb ? b : NULL, y)) continue;
+                ran[k]++;
+                for (int j = 0; j < out; j++) {
+                    double sum = 0, mag = 0, bj = withb ? b[j] : 0;
+                    for (int i = 0; i < in; i++) {
+                        sum += (double)x[i] * q[(size_t)i * out + j];
+                        mag += fabs((double)x[i] * q[(size_t)i * out + j]);
+                    }
+                    double ref = sum * s[j] + bj,
+                           tol = (in + 3) * 0x1p-24 * (mag * s[j] + fabs(bj));
+                    ASSERT_NEAR(y[j], ref, 4.0 * tol + 1e-30);
+                }
+            }
+        float *y2 = malloc((size_t)out * sizeof *y2); /* the dispatched kernel is one of them */
+        nn_gemv_q8(in, out, x, q, s, b, y);
+        ASSERT_EQ_INT(nn_gemv_q8_with(nn_half_kernel(), in, out, x, q, s, b, y2), 0);
+        ASSERT_TRUE(!memcmp(y, y2, (size_t)out * sizeof *y));
+        free(y2);
+        free(W), free(x), free(b), free(y), free(s), free(q);
+    }
+    ASSERT_TRUE(ran[NN_HALF_PLAIN] > 0);
+    fprintf(stderr, "  int8 kernels run here: plain %d, avx2 %d, avx512 %d\n", ran[NN_HALF_PLAIN],
+            ran[NN_HALF_AVX2], ran[NN_HALF_AVX512]);
+}
+
+/* Rows whose input is zero are not read: with one weight row per page, those
+ * rows' pages are made unreadable, and every kernel, fp16 and int8, must run
+ * (a read would fault) and match the product over the other rows. */
+TEST(gemv_kernels_skip_the_rows_of_zero_inputs) {
+    enum { IN = 9 };
+    long pg = sysconf(_SC_PAGESIZE);
+    int out8 = (int)pg, out16 = (int)pg / 2; /* one row per page */
+    float x[IN], s[8192];
+    static const int zero[IN] = {1, 0, 0, 1, 0, 0, 0, 0, 1}; /* first, middle and last */
+    int8_t *q =
+        mmap(NULL, (size_t)pg * IN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_TRUE(q != MAP_FAILED && out8 <= 8192);
+    uint16_t *h = (uint16_t *)(void *)q;
+    for (int i = 0; i < IN; i++)
+        x[i] = zero[i] ? 0.f : 0.5f + (float)i;
+    float *y = malloc((size_t)out8 * sizeof *y);
+    for (int wb = 1; wb <= 2; wb++) {
+        int out = wb == 1 ? out8 : out16;
+        for (int i = 0; i < IN; i++)
+            for (int j = 0; j < out; j++)
+                if (wb == 1) {
+                    q[(size_t)i * out + j] = (int8_t)((i * 7 + j) % 255 - 127);
+                } else {
+                    h[(size_t)i * out + j] = nn_f16_from_f32((float)((i * 7 + j) % 255 - 127));
+                }
+        for (int j = 0; j < out; j++)
+            s[j] = 1.f;
+        for (int i = 0; i < IN; i++)
+            if (zero[i])
+                ASSERT_EQ_INT(mprotect((char *)q + (size_t)i * pg, (size_t)pg, PROT_NONE), 0);
+        for (int k = 0; k < NN_HALF_KERNEL_COUNT; k++) {
+            int rc = wb == 1 ? nn_gemv_q8_with(k, IN, out, x, q, s, NULL, y)
+                             : nn_gemv_f16_with(k, IN, out, x, h, NULL, y);
+            if (rc) continue;
+            for (int j = 0; j < out; j++) {
+                double ref = 0; /* integer terms: exact in float too */
+                for (int i = 0; i < IN; i++)
+                    if (!zero[i]) ref += (double)x[i] * ((i * 7 + j) % 255 - 127);
+                ASSERT_NEAR(y[j], ref, 0);
+            }
+        }
+        ASSERT_EQ_INT(mprotect(q, (size_t)pg * IN, PROT_READ | PROT_WRITE), 0);
+    }
+    free(y);
+    munmap(q, (size_t)pg * IN);
 }
 
 TEST(cross_layer_one_row_fp16_matches_f32_on_rounded_weights) {
