@@ -79,8 +79,8 @@
     {"halt_after", LEAP_OPT_INT, offsetof(deep_opts, halt_after), 0, 0, 1e9, NULL,                  \
      "testing: fail after this many steps, as if killed (0 = never)"},                             \
     {"predict_precision", LEAP_OPT_ENUM, offsetof(deep_opts, predict_precision), DEEP_PREC_F16, 0, \
-     1, "f16|f32", "weight matrices when scoring: rounded to fp16 (one row reads half the bytes) " \
-     "or exact"},
+     2, "f16|f32|i8", "weight matrices when scoring: rounded to fp16 (one row reads half the " \
+     "bytes), exact, or int8 with a scale per column (a quarter of the bytes)"},
 
 #define DEEP_TABLE(var, comp, DIM, HIDDEN, OPTI, LR, WOPT, BATCH, EPS, WD, SHUF)                 \
     static const leap_opt_def var##_defs[] = {                                                     \

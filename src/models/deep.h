@@ -84,7 +84,7 @@ typedef struct deep_opts {
     int predict_precision; /* DEEP_PREC_*: weight matrices when scoring */
 } deep_opts;
 
-enum { DEEP_PREC_F16, DEEP_PREC_F32 };
+enum { DEEP_PREC_F16, DEEP_PREC_F32, DEEP_PREC_I8 }; /* the option's order: f16|f32|i8 */
 
 /* One block of the dense parameter buffer. */
 enum { DEEP_INIT_ZERO, DEEP_INIT_ONE, DEEP_INIT_UNIFORM };
@@ -139,9 +139,14 @@ typedef struct deep_net {
     float *emb;   /* [n_emb] */
     /* what predictions read (deep_net_prepare_scoring): dense with its weight
      * matrices rounded to fp16 (infer_h holds them as fp16; vectors stay f32
-     * and unused there) or, with f32 scoring, a plain copy (infer_h NULL) */
+     * and unused there), or quantised to int8 (infer holds q·s; infer_q the
+     * int8 values; the column scales of the matrix at offset o lie at
+     * infer_s[o, o + cols), the rest of infer_s unused and never touched), or,
+     * with f32 scoring, a plain copy (infer_h, infer_q, infer_s NULL) */
     float *infer;      /* [n_dense] */
     uint16_t *infer_h; /* [n_dense] */
+    int8_t *infer_q;   /* [n_dense] */
+    float *infer_s;    /* [n_dense] */
 } deep_net;
 
 /* Activations and gradients of a block of up to cap rows (per thread, or per
@@ -229,7 +234,10 @@ int deep_key_field(const deep_net *N, uint32_t key);
  * one-row scoring alike, so both read the same values: one row runs
  * nn_gemv_f16 over half the bytes, a batch sgemm over their f32 copy. A
  * matrix that does not fit fp16's range (|w| > 65504) makes the whole net
- * score in f32. Returns LEAP_ENOMEM or LEAP_OK. */
+ * score in f32. DEEP_PREC_I8 likewise with int8 and a scale per column
+ * (nn_q8_quantise): one row runs nn_gemv_q8 over a quarter of the bytes, a
+ * batch sgemm over q·s; a column int8 cannot hold makes the net score in
+ * f32. Returns LEAP_ENOMEM or LEAP_OK. */
 int deep_net_prepare_scoring(deep_net *N, int precision);
 /* Scores rows of a batch with a prediction workspace (the prepared
  * parameters; the training ones when none were prepared). */

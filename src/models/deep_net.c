@@ -275,6 +275,8 @@ void deep_net_free(deep_net *N) {
     leap_table_free(N->emb, N->n_emb, sizeof *N->emb);
     free(N->infer);
     free(N->infer_h);
+    free(N->infer_q);
+    free(N->infer_s);
     memset(N, 0, sizeof *N);
 }
 
@@ -444,19 +446,40 @@ static uint64_t drop_seed(uint64_t seed, int bottom, int layer) {
 
 /* Linear → [layer norm] → ReLU → [dropout] per layer; returns the last output. */
 /* The parameters a forward reads: training's, or the prepared scoring ones
- * (Ph: their fp16 matrices, read by one-row products). */
+ * (Ph: their fp16 matrices, or Pq and Ps: their int8 matrices and column
+ * scales, read by one-row products). */
 typedef struct fwd_params {
     const float *P;
     const uint16_t *Ph;
+    const int8_t *Pq;
+    const float *Ps;
 } fwd_params;
 
-/* Y = X·W + b over n rows; one row with fp16 weights: nn_gemv_f16. */
+/* Y = X·W + b over n rows; one row with fp16 or int8 weights: nn_gemv_f16, nn_gemv_q8. */
 static void lin_fwd(const fwd_params *Q, int n, int in, int out, const float *x, int ldx,
                     size_t offW, const float *b, float *y, int ldy) {
     if (n == 1 && Q->Ph)
         nn_gemv_f16(in, out, x, Q->Ph + offW, b, y);
+    else if (n == 1 && Q->Pq)
+        nn_gemv_q8(in, out, x, Q->Pq + offW, Q->Ps + offW, b, y);
     else
         nn_linear_fwd(n, in, out, x, ldx, Q->P + offW, b, y, ldy);
+}
+
+/* One row through cross layer l with the prepared weights: nn_cross_fwd's
+ * products (u = x·W + b, or t = x·V and u = t·U + b) through lin_fwd, then
+ * x_{l+1} = x0 ⊙ u + x. */
+static void cross_fwd_row(const deep_net *N, const fwd_params *Q, deep_ws *W, int l) {
+    int D = N->D0, r = N->a.cross_rank;
+    const float *b = Q->P + N->cb[l], *x = W->cx[l];
+    if (r == 0) {
+        lin_fwd(Q, 1, D, D, x, D, N->cW[l], b, W->cu[l], D);
+    } else {
+        lin_fwd(Q, 1, D, r, x, D, N->cW[l], NULL, W->ct[l], r);
+        lin_fwd(Q, 1, r, D, W->ct[l], r, N->cW[l] + (size_t)D * r, b, W->cu[l], D);
+    }
+    for (int j = 0; j < D; j++)
+        W->cx[l + 1][j] = W->x0[j] * W->cu[l][j] + x[j];
 }
 
 static const float *mlp_fwd(const deep_net *N, const fwd_params *Q, const deep_mlp *M, int bottom,
@@ -505,10 +528,8 @@ static const float *tower_fwd(const deep_net *N, const fwd_params *Q, deep_ws *W
     }
     const float *xc = W->x0;
     for (int l = 0; l < a->cross_layers; l++) {
-        if (n == 1)
-            nn_cross_fwd_row(D0, a->cross_rank, W->x0, W->cx[l], P + N->cW[l],
-                             Q->Ph ? Q->Ph + N->cW[l] : NULL, P + N->cb[l], W->cu[l], W->ct[l],
-                             W->cx[l + 1]);
+        if (n == 1 && (Q->Ph || Q->Pq))
+            cross_fwd_row(N, Q, W, l);
         else
             nn_cross_fwd(n, D0, a->cross_rank, W->x0, W->cx[l], D0, P + N->cW[l], P + N->cb[l],
                          W->cu[l], W->ct[l], W->cx[l + 1]);
@@ -601,7 +622,7 @@ float deep_gate_choose(const float *stats) {
 
 void deep_forward(const deep_net *N, deep_ws *W, const deep_rows *R, int train, uint64_t seed,
                   uint64_t row0) {
-    fwd_params Q = {N->dense, NULL};
+    fwd_params Q = {N->dense, NULL, NULL, NULL};
     forward(N, &Q, W, R, train, seed, row0);
 }
 
@@ -734,40 +755,60 @@ double deep_backward(const deep_net *N, deep_ws *W, const deep_rows *R, const fl
 }
 
 /* The parameters products read as a right-hand matrix ("mlp.W.0", "cross.V.1", "out.W"):
- * the ones lin_fwd and nn_cross_fwd_row take from the fp16 copy. */
+ * the ones lin_fwd takes from the fp16 or int8 copy. */
 static int is_product_matrix(const deep_param *q) {
     const char *d = strchr(q->name, '.');
     return d && (d[1] == 'W' || d[1] == 'V' || d[1] == 'U') && (d[2] == '.' || d[2] == 0);
 }
 
+static void drop_reduced(deep_net *N) {
+    free(N->infer_h);
+    free(N->infer_q);
+    free(N->infer_s);
+    N->infer_h = NULL;
+    N->infer_q = NULL;
+    N->infer_s = NULL;
+}
+
 int deep_net_prepare_scoring(deep_net *N, int precision) {
-    if (!N->infer) N->infer = malloc((N->n_dense ? N->n_dense : 1) * sizeof *N->infer);
+    size_t n = N->n_dense ? N->n_dense : 1;
+    if (!N->infer) N->infer = malloc(n * sizeof *N->infer);
     if (!N->infer) return LEAP_ENOMEM;
     memcpy(N->infer, N->dense, N->n_dense * sizeof *N->infer);
-    if (precision != DEEP_PREC_F16) {
-        free(N->infer_h);
-        N->infer_h = NULL;
-        return LEAP_OK;
+    drop_reduced(N);
+    if (precision == DEEP_PREC_F32) return LEAP_OK;
+    if (precision == DEEP_PREC_I8) {
+        /* infer_s is indexed like dense but holds cols floats per matrix:
+         * calloc maps the rest as zero pages that are never touched */
+        N->infer_q = calloc(n, sizeof *N->infer_q);
+        N->infer_s = calloc(n, sizeof *N->infer_s);
+        if (!N->infer_q || !N->infer_s) {
+            drop_reduced(N);
+            return LEAP_ENOMEM;
+        }
+    } else if (!(N->infer_h = calloc(n, sizeof *N->infer_h))) {
+        return LEAP_ENOMEM;
     }
-    if (!N->infer_h) N->infer_h = calloc(N->n_dense ? N->n_dense : 1, sizeof *N->infer_h);
-    if (!N->infer_h) return LEAP_ENOMEM;
     size_t bad = 0;
     for (size_t i = 0; i < N->n_params; i++) { /* the matrices: what products read */
         const deep_param *q = &N->params[i];
-        if (is_product_matrix(q))
+        if (!is_product_matrix(q)) continue;
+        if (N->infer_h)
             bad += nn_f16_round((size_t)q->rows * q->cols, N->dense + q->off, N->infer_h + q->off,
                                 N->infer + q->off);
+        else
+            bad += nn_q8_quantise(q->rows, q->cols, N->dense + q->off, N->infer_q + q->off,
+                                  N->infer_s + q->off, N->infer + q->off);
     }
-    if (bad) { /* out of fp16's range: score in f32 */
+    if (bad) { /* out of fp16's range, or a column int8 cannot hold: score in f32 */
         memcpy(N->infer, N->dense, N->n_dense * sizeof *N->infer);
-        free(N->infer_h);
-        N->infer_h = NULL;
+        drop_reduced(N);
     }
     return LEAP_OK;
 }
 
 void deep_predict_rows(const deep_net *N, deep_ws *W, const deep_rows *R, float *p) {
-    fwd_params Q = {N->infer ? N->infer : N->dense, N->infer ? N->infer_h : NULL};
+    fwd_params Q = {N->infer ? N->infer : N->dense, N->infer_h, N->infer_q, N->infer_s};
     for (int a = 0; a < R->n; a += W->cap) {
         deep_rows blk = *R;
         blk.row_ptr = R->row_ptr + a;

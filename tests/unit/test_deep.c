@@ -603,8 +603,11 @@ TEST(payload_round_trip_and_damage) {
  * same weights, so they differ only by f32 summation order: 1e-5 on p. The
  * fp16 rounding itself moves a score by far less than 1e-3 on these small
  * nets (relative 2^-11 per weight); f32 scoring equals the training forward
- * bit for bit. */
-TEST(one_row_and_batch_scores_agree_fp16_and_f32) {
+ * bit for bit. int8 the same way (one row: s·Σx·q; a batch: Σx·(q·s), the
+ * product q·s rounded once more): 1e-5 between them; its rounding (up to half
+ * a step of max|w|/127 per weight, errors of both signs) moved p by < 1e-4
+ * here, asserted < 1e-3. */
+TEST(one_row_and_batch_scores_agree_fp16_f32_and_int8) {
     const char *models[] = {"deepfm", "dcn_v2", "dcn_v2", "dlrm"};
     const char *extra[] = {"cross_rank=0", "cross_rank=0", "cross_rank=3", "cross_rank=0"};
     for (int mi = 0; mi < 4; mi++) {
@@ -642,6 +645,29 @@ TEST(one_row_and_batch_scores_agree_fp16_and_f32) {
         for (size_t r = 0; r < n; r++)
             dmax = fmax(dmax, fabs((double)pb[r] - p32[r]));
         ASSERT_TRUE(dmax < 1e-3);
+        /* int8: one row (nn_gemv_q8, s·Σx·q) and a batch (sgemm over q·s)
+         * differ by float rounding and order only */
+        ASSERT_OK(deep_net_prepare_scoring(&m->net, DEEP_PREC_I8));
+        ASSERT_TRUE(m->net.infer_q != NULL && m->net.infer_h == NULL);
+        m->base.ops->predict_batch(&m->base, b, pb);
+        dmax = 0;
+        for (size_t r = 0; r < n; r++) {
+            leap_fbatch one = *b;
+            one.n_rows = 1;
+            one.row_ptr = b->row_ptr + r;
+            m->base.ops->predict_batch(&m->base, &one, &p1[r]);
+            ASSERT_NEAR(p1[r], pb[r], 1e-5);
+            dmax = fmax(dmax, fabs((double)pb[r] - p32[r]));
+        }
+        fprintf(stderr, "  %s %s: max |p_i8 - p_f32| %.2g\n", models[mi], extra[mi], dmax);
+        ASSERT_TRUE(dmax < 1e-3);
+        /* a weight int8 cannot hold (inf): the net scores in f32 */
+        float *w0 = &m->net.dense[m->net.out_W];
+        float keep = *w0;
+        *w0 = INFINITY;
+        ASSERT_OK(deep_net_prepare_scoring(&m->net, DEEP_PREC_I8));
+        ASSERT_TRUE(m->net.infer_q == NULL && m->net.infer_s == NULL && m->net.infer_h == NULL);
+        *w0 = keep;
         deep_ws_free(&W);
         free(pb), free(p1), free(p32), free(pf);
         m->base.ops->destroy(&m->base);
