@@ -5,11 +5,12 @@
  * Rows are featurized before timing: the figures are the model's.
  * Batch scoring also on THREADS threads (blocks of 8192 rows).
  * For the embedding models it also scores every row with the weight matrices
- * in fp16 (predict_precision=f16, the default) and in f32, in batches and
- * one row at a time, and prints the largest score differences and both AUCs
- * (it reaches into the model through the private models/deep.h to switch).
- * Usage: deep_infer MODEL.leap DATA.lds [N [THREADS [f32]]] (f32: time f32 scoring)   prints "key
- * value" lines. */
+ * in fp16 (predict_precision=f16, the default), in f32 and in int8, in
+ * batches and one row at a time, and prints the largest score differences and
+ * the AUCs (it reaches into the model through the private models/deep.h to
+ * switch).
+ * Usage: deep_infer MODEL.leap DATA.lds [N [THREADS [f16|f32|i8]]] (the precision the latency
+ * is timed with; the bundle's own by default)   prints "key value" lines. */
 #include "leap/bundle.h"
 #include "leap/eval.h"
 #include "models/deep.h"
@@ -119,9 +120,10 @@ int main(int argc, char **argv) {
         is_deep |= !strcmp(mn, deep_names[i]);
     if (is_deep) {
         deep_net *N = &((deep_model *)b.model)->net;
-        float *pb[2], *lab = malloc(rows * sizeof *lab), *one_p = malloc(sizeof *one_p);
-        double d_prec = 0, d_one = 0, auc[2];
-        for (int prec = 0; prec < 2; prec++) { /* DEEP_PREC_F16, DEEP_PREC_F32 */
+        static const char *const prec_name[] = {"f16", "f32", "i8"}; /* DEEP_PREC_* */
+        float *pb[3], *lab = malloc(rows * sizeof *lab), *one_p = malloc(sizeof *one_p);
+        double d_prec[3] = {0}, d_one = 0, auc[3];
+        for (int prec = 0; prec < 3; prec++) {
             if (deep_net_prepare_scoring(N, prec)) return 1;
             pb[prec] = malloc(rows * sizeof *pb[prec]);
             size_t o = 0;
@@ -140,19 +142,23 @@ int main(int argc, char **argv) {
             }
             auc[prec] = leap_metric_auc(pb[prec], lab, NULL, rows);
         }
-        for (size_t i = 0; i < rows; i++) {
-            double dd = fabs((double)pb[0][i] - pb[1][i]);
-            if (dd > d_prec) d_prec = dd;
-        }
-        printf("max_dp_f16_vs_f32 %.3g\nmax_dp_one_row_vs_batch %.3g\n", d_prec, d_one);
-        printf("auc_f16 %.6f\nauc_f32 %.6f\n", auc[0], auc[1]);
-        int prec = argc > 5 && !strcmp(argv[5], "f32")
-                       ? DEEP_PREC_F32
-                       : ((deep_model *)b.model)->o.predict_precision;
+        for (int prec = 0; prec < 3; prec++)
+            for (size_t i = 0; i < rows; i++) {
+                double dd = fabs((double)pb[prec][i] - pb[DEEP_PREC_F32][i]);
+                if (dd > d_prec[prec]) d_prec[prec] = dd;
+            }
+        printf("max_dp_f16_vs_f32 %.3g\nmax_dp_i8_vs_f32 %.3g\nmax_dp_one_row_vs_batch %.3g\n",
+               d_prec[DEEP_PREC_F16], d_prec[DEEP_PREC_I8], d_one);
+        for (int prec = 0; prec < 3; prec++)
+            printf("auc_%s %.6f\n", prec_name[prec], auc[prec]);
+        int prec = ((deep_model *)b.model)->o.predict_precision;
+        for (int k = 0; k < 3; k++)
+            if (argc > 5 && !strcmp(argv[5], prec_name[k])) prec = k;
         if (deep_net_prepare_scoring(N, prec)) return 1;
-        printf("half_kernel %s\n", N->infer_h ? nn_half_kernel_name(nn_half_kernel()) : "none");
-        free(pb[0]);
-        free(pb[1]);
+        printf("precision %s\nhalf_kernel %s\n", prec_name[prec],
+               N->infer_h || N->infer_q ? nn_half_kernel_name(nn_half_kernel()) : "none");
+        for (int k = 0; k < 3; k++)
+            free(pb[k]);
         free(lab);
         free(one_p);
     }
