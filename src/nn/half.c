@@ -107,7 +107,7 @@ size_t nn_q8_quantise(int rows, int cols, const float *src, int8_t *q, float *s,
         int finite = 1;
         for (int i = 0; i < rows; i++) {
             float a = fabsf(src[(size_t)i * cols + j]);
-            finite &= isfinite(a);
+            finite &= isfinite(a) != 0;
             if (a > m) m = a;
         }
         float sc = m / 127.f;
