@@ -85,22 +85,6 @@ void nn_cross_fwd(int B, int D, int rank, const float *x0, const float *x, int l
     }
 }
 
-void nn_cross_fwd_row(int D, int rank, const float *x0, const float *x, const float *W,
-                      const uint16_t *Wh, const float *b, float *u, float *t, float *xn) {
-    if (!Wh) {
-        nn_cross_fwd(1, D, rank, x0, x, D, W, b, u, t, xn);
-        return;
-    }
-    if (rank == 0) {
-        nn_gemv_f16(D, D, x, Wh, b, u);
-    } else {
-        nn_gemv_f16(D, rank, x, Wh, NULL, t);
-        nn_gemv_f16(rank, D, t, Wh + (size_t)D * rank, b, u);
-    }
-    for (int j = 0; j < D; j++)
-        xn[j] = x0[j] * u[j] + x[j];
-}
-
 void nn_cross_bwd(int B, int D, int rank, const float *x0, const float *x, int ld, const float *W,
                   const float *u, const float *t, const float *dxn, float *dx, float *dx0,
                   float *dW, float *db, float *g, float *gt) {

@@ -158,10 +158,6 @@ void nn_ffm_bwd(int B, int F, int k, const float *E, int ld, const float *dout, 
  * with row stride ld; u is [B][D] contiguous, t is [B][rank]. */
 void nn_cross_fwd(int B, int D, int rank, const float *x0, const float *x, int ld, const float *W,
                   const float *b, float *u, float *t, float *xn);
-/* The same for one row (B = 1) with the weights also given in fp16 (Wh, the
- * same layout as W; NULL = use W): the products read Wh (nn_gemv_f16). */
-void nn_cross_fwd_row(int D, int rank, const float *x0, const float *x, const float *W,
-                      const uint16_t *Wh, const float *b, float *u, float *t, float *xn);
 /* From dxn: dx = dxn + (dxn ⊙ x0)·Wᵀ (written), dx0 += dxn ⊙ u, dW, db +=.
  * g ([B][D]) and gt ([B][rank]) are scratch. dx may not alias dxn. */
 void nn_cross_bwd(int B, int D, int rank, const float *x0, const float *x, int ld, const float *W,

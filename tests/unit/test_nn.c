@@ -829,22 +829,3 @@ TEST(gemv_kernels_skip_the_rows_of_zero_inputs) {
     free(y);
     munmap(q, (size_t)pg * IN);
 }
-
-TEST(cross_layer_one_row_fp16_matches_f32_on_rounded_weights) {
-    for (int rank = 0; rank <= 3; rank += 3) {
-        int D = 37, nw = rank ? 2 * D * rank : D * D;
-        float W[2 * 37 * 37], b[37], x0[37], x[37], u1[37], u2[37], t1[37], t2[37], o1[37], o2[37];
-        uint16_t Wh[2 * 37 * 37];
-        fill(W, (size_t)nw, 0.3f);
-        fill(b, D, 0.2f);
-        fill(x0, D, 1.f);
-        fill(x, D, 1.f);
-        nn_f16_round((size_t)nw, W, Wh, W);
-        nn_cross_fwd(1, D, rank, x0, x, D, W, b, u1, t1, o1);
-        nn_cross_fwd_row(D, rank, x0, x, W, Wh, b, u2, t2, o2);
-        for (int j = 0; j < D; j++) /* same weights, f32 sums in other orders */
-            ASSERT_NEAR(o2[j], o1[j], 1e-5 * (1 + fabs(o1[j])));
-        nn_cross_fwd_row(D, rank, x0, x, W, NULL, b, u2, t2, o2); /* no fp16: the f32 layer */
-        ASSERT_TRUE(!memcmp(o1, o2, sizeof o1));
-    }
-}
