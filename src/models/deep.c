@@ -199,6 +199,29 @@ static void deep_predict_batch(const leap_model *m, const leap_fbatch *b, float 
 #define PAYLOAD_MAGIC   "LEAPDNN"
 #define PAYLOAD_VERSION 1
 
+/* `leap inspect`: for pair_gate models the gate chosen and the evidence it was chosen on
+ * (each candidate's progressive log loss minus the first order's alone, summed over the
+ * rows scored, and that difference over its standard error); the one-row kernel. */
+static void deep_describe(const leap_model *m, const leap_featurizer *fz, FILE *f) {
+    const deep_model *d = (const deep_model *)m;
+    const deep_net *N = &d->net;
+    if (N->a.pair_gate) {
+        const float *g = N->dense + N->off_gate, *st = g + 1;
+        fprintf(f, "deep.pair_gate               %g%s\n", (double)g[0],
+                g[0] == 0.f ? " (pairs unused: scores are the first order's)" : "");
+        if (st[0] != 0.f) {
+            fprintf(f, "deep.pair_gate.evidence      summed log loss minus the first order's:");
+            for (int k = 1; k < DEEP_GATES; k++) {
+                double dl = (double)st[k] - st[0], v = st[DEEP_GATES + k];
+                fprintf(f, " %g: %+.4g (z %+.1f)", (double)k / (DEEP_GATES - 1), dl,
+                        v > 0 ? dl / sqrt(v) : 0.0);
+            }
+            fprintf(f, "\n");
+        }
+    }
+    fprintf(f, "deep.one_row_kernel          %s\n", nn_half_kernel_name(nn_half_kernel()));
+}
+
 static int deep_save(const leap_model *m, leap_buf *out, leap_err *err) {
     const deep_model *d = (const deep_model *)m;
     const deep_net *N = &d->net;
@@ -307,7 +330,8 @@ static int deep_load(const leap_model_ops *ops, const void *opts, const leap_fea
                                              .refresh = NULL,                                      \
                                              .fit = deep_fit,                                      \
                                              .save = deep_save,                                    \
-                                             .load = mk_##var##_load};
+                                             .load = mk_##var##_load,                              \
+                                             .describe = deep_describe};
 
 DEEP_MODEL(fm, "fm", "factorization machine (Rendle 2010): first order + FM pairs", fm_table)
 DEEP_MODEL(ffm, "ffm", "field-aware factorization machine (Juan et al. 2016)", ffm_table)

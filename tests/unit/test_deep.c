@@ -786,6 +786,16 @@ TEST(pair_gate_first_order_part_is_lr_ftrl_at_any_batch_size) {
             ASSERT_TRUE(g == 0.f || g == 0.25f || g == 0.5f || g == 0.75f || g == 1.f);
             for (int k = 0; k < DEEP_GATES; k++)
                 ASSERT_TRUE(N->dense[N->off_gate + 1 + k] > 0.f);
+            /* `leap inspect` shows the gate chosen and its evidence */
+            char *text = NULL, want[64];
+            size_t tlen = 0;
+            FILE *f = open_memstream(&text, &tlen);
+            m->base.ops->describe(&m->base, NULL, f);
+            fclose(f);
+            snprintf(want, sizeof want, "deep.pair_gate               %g", (double)g);
+            ASSERT_STR_CONTAINS(text, want);
+            ASSERT_STR_CONTAINS(text, "deep.pair_gate.evidence");
+            free(text);
             N->dense[N->off_gate] = 0.f;
             ASSERT_OK(deep_net_prepare_scoring(N, DEEP_PREC_F32));
             assert_scores_as_lr(&m->base, &F);
