@@ -440,19 +440,20 @@ static void chunk(size_t n, size_t T, size_t t, size_t *a, size_t *e) {
  * holding the others at the end of the phase. No result depends on which
  * thread ran a task: per-task outputs are combined in task order, and
  * histograms are integer sums. */
-static void run_tasks(gb_train *S, gb_job fn, size_t n_tasks) {
-    S->n_tasks = n_tasks;
-    atomic_store(&S->next, 0);
-    if (n_tasks <= 1) /* one task: waking the pool would only cost the wake */
-        fn(S, 0);
-    else
-        pool_run(&S->pool, fn, S);
-}
 /* Every task on the calling thread (too little work to wake the pool). */
 static void run_inline(gb_train *S, gb_job fn, size_t n_tasks) {
     S->n_tasks = n_tasks;
     atomic_store(&S->next, 0);
     fn(S, 0);
+}
+static void run_tasks(gb_train *S, gb_job fn, size_t n_tasks) {
+    if (n_tasks <= 1) { /* one task: waking the pool would only cost the wake */
+        run_inline(S, fn, n_tasks);
+        return;
+    }
+    S->n_tasks = n_tasks;
+    atomic_store(&S->next, 0);
+    pool_run(&S->pool, fn, S);
 }
 static int take_task(gb_train *S, size_t *k) {
     *k = atomic_fetch_add(&S->next, 1);
