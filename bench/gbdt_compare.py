@@ -46,6 +46,30 @@ def criteo_sets(criteo_dir, work, only):
     return out
 
 
+def candidates(defaults, extra):
+    """Candidate settings: the defaults, then each --extra 'label:--set a=1 --set b=2'."""
+    out = list(defaults)
+    for e in extra:
+        label, args = e.split(":", 1)
+        out.append((label, args.split()))
+    return out
+
+
+def validation_sets(leap, rows, work, criteo_dir, only):
+    """(name, file, work dir) for choosing settings on validation splits: `rows` generated
+    rows of seed 7 (the bench uses seed 42), then every Criteo sample."""
+    os.makedirs(work, exist_ok=True)
+    sets = []
+    if rows > 0 and only in "datagen":
+        w = os.path.join(work, "synth")
+        os.makedirs(w, exist_ok=True)
+        src = os.path.join(w, "synth_%d.tsv" % rows)
+        if not os.path.exists(src):
+            run([leap, "datagen", "--rows", str(rows), "--seed", "7", "-o", src])
+        sets.append(("datagen %d seed 7" % rows, src, w))
+    return sets + criteo_sets(criteo_dir, work, only)
+
+
 def spec(path, max_bin, top_k, log_bucket=False):
     with open(path, "w") as f:
         f.write("features:\n")

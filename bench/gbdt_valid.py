@@ -22,7 +22,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from lr_compare import run, split_lines  # noqa: E402
-from gbdt_compare import criteo_sets, spec  # noqa: E402
+from gbdt_compare import candidates, spec, validation_sets  # noqa: E402
 
 BENCH = ["--set", "trees=300", "--set", "max_depth=6", "--set", "learning_rate=0.1",
          "--set", "max_bin=255"]
@@ -73,20 +73,8 @@ def main():
     ap.add_argument("--extra", action="append", default=[],
                     help="another candidate: 'label:--set a=1 --set b=2'")
     a = ap.parse_args()
-    cands = [] if a.no_defaults else list(CANDIDATES)
-    for e in a.extra:
-        label, args = e.split(":", 1)
-        cands.append((label, args.split()))
-    os.makedirs(a.work, exist_ok=True)
-    sets = []
-    if a.rows > 0 and a.only in "datagen":
-        w = os.path.join(a.work, "synth")
-        os.makedirs(w, exist_ok=True)
-        src = os.path.join(w, "synth.tsv")
-        if not os.path.exists(src):
-            run([a.leap, "datagen", "--rows", str(a.rows), "--seed", "7", "-o", src])
-        sets.append(("datagen %d seed 7" % a.rows, src, w))
-    sets += criteo_sets(a.criteo_dir, a.work, a.only)
+    cands = candidates([] if a.no_defaults else CANDIDATES, a.extra)
+    sets = validation_sets(a.leap, a.rows, a.work, a.criteo_dir, a.only)
     for name, src, w in sets:
         full, test = os.path.join(w, "full.tsv"), os.path.join(w, "test.tsv")
         n = split_lines(src, full, test)  # the bench's train part; test.tsv is removed unread
