@@ -296,7 +296,7 @@ static int scan_versions(const char *mdir, found_version **out, size_t *n_out) {
         n++;
     }
     closedir(d);
-    qsort(fv, n, sizeof *fv, cmp_desc);
+    if (n > 1) qsort(fv, n, sizeof *fv, cmp_desc); /* fv is NULL when n == 0: qsort's UB */
     *out = fv;
     *n_out = n;
     return 0;

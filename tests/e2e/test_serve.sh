@@ -31,6 +31,9 @@ fail() {
     for f in serve*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; } >&2; done
     exit 1
 }
+# a command that fails outside an explicit check still says where (set -e alone exits silently)
+set -E
+trap 'rc=$?; fail "line $LINENO: $BASH_COMMAND (exit $rc)"' ERR
 
 # start_server LOG ARGS...: starts leap serve on a free random port; sets PORT, PID
 start_server() {
@@ -405,9 +408,8 @@ else
     fi
     grep -q "cpu_dma_latency" qos.err || fail "--cpu-latency-us error: $(cat qos.err)"
 fi
-set +e
-"$LEAP" serve --models repo --cpu-latency-us -3 2> qos.err; rc=$?
-set -e
+rc=0
+"$LEAP" serve --models repo --cpu-latency-us -3 2> qos.err || rc=$?
 [ "$rc" = 2 ] && grep -q "cpu-latency-us" qos.err || fail "--cpu-latency-us -3: rc $rc $(cat qos.err)"
 # ---- an empty repository: not ready (503) until a model appears (poll) ---------------------
 mkdir -p empty
